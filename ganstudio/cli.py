@@ -1,0 +1,452 @@
+"""The ``ganstudio`` command: the app by default, and headless ``train``, ``sample``, ``info``.
+
+Mistakes (a wrong argument, an unknown dataset, a missing file) get one line and exit code 2,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+
+from ganstudio import __version__
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class UsageError(Exception):
+    """A mistake in how the command was called: reported in one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="ganstudio",
+        description="GAN Studio: train, watch and explore Generative Adversarial Networks.",
+    )
+    parser.add_argument("--version", action="version", version=f"GAN Studio {__version__}")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
+
+    app = sub.add_parser("app", help="open the desktop app (the default)")
+    app.add_argument("path", nargs="?", help="a run folder or checkpoint to open")
+
+    train = sub.add_parser(
+        "train", help="train headless, writing a run folder the app can open",
+        description="Train a GAN headless. Settings come from --config, else from the "
+        "dataset's recommended defaults; any option given overrides them.",
+    )
+    train.add_argument("--config", metavar="FILE", help="a JSON run config (e.g. a config.json)")
+    train.add_argument("--dataset", help="built-in dataset name, or a .csv/.npy file of points")
+    train.add_argument("--data-file", metavar="FILE", help="the file of the 'points' dataset")
+    train.add_argument("--model", help="network family: toy, gan2014 or dcgan")
+    train.add_argument("--conditional", action=argparse.BooleanOptionalAction, default=None,
+                       help="class-conditional G and D (labelled datasets)")
+    train.add_argument("--loss", help="minimax, nonsaturating, lsgan, hinge or wgan-gp")
+    train.add_argument("--r1", type=float, metavar="GAMMA", help="R1 penalty weight (0: off)")
+    train.add_argument("--optimizer", help="adam, sgd or rmsprop")
+    train.add_argument("--steps", type=int, help="generator updates in all")
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--lr-g", type=float, help="generator learning rate")
+    train.add_argument("--lr-d", type=float, help="discriminator learning rate")
+    train.add_argument("--d-steps", type=int, help="D updates per G update")
+    train.add_argument("--ema", action=argparse.BooleanOptionalAction, default=None,
+                       help="keep an EMA copy of G and sample from it")
+    train.add_argument("--width", type=float, help="dcgan channel multiplier")
+    train.add_argument("--seed", type=int)
+    train.add_argument("--device", help="auto, cpu, cuda or mps")
+    train.add_argument("--out", metavar="RUN_DIR", help="the run folder to write")
+    train.add_argument("--resume", metavar="CHECKPOINT",
+                       help="continue from a checkpoint (or the latest one of a run folder)")
+    train.add_argument("--sample-every", type=int, metavar="N")
+    train.add_argument("--eval-every", type=int, metavar="N")
+    train.add_argument("--checkpoint-every", type=int, metavar="N")
+    train.add_argument("--quiet", action="store_true", help="no progress line")
+
+    sample = sub.add_parser("sample", help="write a grid of samples from a checkpoint")
+    sample.add_argument("checkpoint", help="a checkpoint file or run folder")
+    sample.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--class", dest="klass", metavar="K",
+                        help="class index or name, for conditional generators")
+    sample.add_argument("--truncation", type=float, default=1.0, metavar="PSI",
+                        help="shrink latents towards the mean (1: off)")
+    sample.add_argument("--out", default=None, help="PNG file (default: <checkpoint>_samples.png)")
+
+    info = sub.add_parser("info", help="describe a checkpoint or run folder")
+    info.add_argument("path", help="a checkpoint file or run folder")
+    info.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    from ganstudio.engine.errors import GanStudioError
+
+    parser = build_parser()
+    try:
+        if not argv or argv[0] not in {"app", "train", "sample", "info", "-h", "--help",
+                                      "--version"}:
+            argv = ["app", *argv]
+        args = parser.parse_args(argv)
+        handler = {"app": _cmd_app, "train": _cmd_train, "sample": _cmd_sample,
+                   "info": _cmd_info}[args.command]
+        return handler(args)
+    except UsageError as e:
+        print(f"{e}", file=sys.stderr)
+        return EXIT_USAGE
+    except GanStudioError as e:
+        text = " ".join(str(e).split())
+        print(f"ganstudio: error: {text}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+# --- app ------------------------------------------------------------------------------------
+
+
+def _cmd_app(args) -> int:
+    if args.path is not None and not Path(args.path).exists():
+        raise UsageError(f"ganstudio: {args.path} does not exist")
+    from ganstudio.app.main import run_app
+
+    return run_app(open_path=args.path)
+
+
+# --- train ----------------------------------------------------------------------------------
+
+
+def train_config(args):
+    """The RunConfig a ``train`` command line asks for: file or defaults, then overrides."""
+    from ganstudio.engine.checkpoint import read_training_state, resolve_checkpoint, state_path_for
+    from ganstudio.engine.config import RunConfig, defaults_for
+    from ganstudio.engine.data import DATASETS
+    from ganstudio.engine.errors import ConfigError
+
+    dataset, data_file = args.dataset, args.data_file
+    if dataset and Path(dataset).suffix.lower() in (".csv", ".npy", ".txt"):
+        dataset, data_file = "points", dataset
+    if dataset and dataset not in DATASETS:
+        raise ConfigError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
+
+    if args.resume:
+        if not Path(args.resume).exists():
+            raise ConfigError(f"Checkpoint {args.resume} does not exist.")
+        state_file = state_path_for(resolve_checkpoint(args.resume))
+        if not state_file.is_file():
+            raise ConfigError(f"{state_file} is missing, so there is nothing to resume from.")
+        state, _ = read_training_state(state_file)
+        cfg = RunConfig.from_dict(state["config"])
+    elif args.config:
+        cfg = RunConfig.from_json_file(args.config)
+    else:
+        cfg = defaults_for(dataset or "ring8")
+    if dataset and dataset != cfg.data.name:
+        cfg = _with_dataset(cfg, dataset)
+    if data_file:
+        cfg.data.path = str(Path(data_file).resolve())
+    if args.model and args.model != cfg.model.family:
+        cfg.model.family, cfg.model.z_dim = args.model, None
+    overrides = {
+        "model.conditional": args.conditional, "model.width": args.width,
+        "loss.name": args.loss, "loss.r1_gamma": args.r1, "optim.name": args.optimizer,
+        "train.steps": args.steps, "train.batch_size": args.batch_size,
+        "optim.lr_g": args.lr_g, "optim.lr_d": args.lr_d, "optim.d_steps": args.d_steps,
+        "train.ema": args.ema, "train.seed": args.seed, "train.device": args.device,
+        "train.sample_every": args.sample_every, "train.eval_every": args.eval_every,
+        "train.checkpoint_every": args.checkpoint_every,
+    }
+    for dotted, value in overrides.items():
+        if value is not None:
+            section, _, key = dotted.partition(".")
+            setattr(getattr(cfg, section), key, value)
+    return cfg
+
+
+def _with_dataset(cfg, dataset: str):
+    """Switch dataset: take that dataset's defaults for everything the user did not fix."""
+    from ganstudio.engine.config import defaults_for
+
+    fresh = defaults_for(dataset)
+    fresh.loss, fresh.train.seed, fresh.train.device = cfg.loss, cfg.train.seed, cfg.train.device
+    return fresh
+
+
+def _cmd_train(args) -> int:
+    from ganstudio.engine.config import validate
+    from ganstudio.engine.errors import ConfigError
+    from ganstudio.engine.runs import new_run_dir
+
+    cfg = validate(train_config(args))
+    if args.out:
+        run_dir = Path(args.out)
+        if (run_dir / "config.json").exists() and not args.resume:
+            raise ConfigError(
+                f"{run_dir} already holds a run; pick a new --out folder, or add --resume "
+                f"{run_dir} to continue it."
+            )
+        run_dir.mkdir(parents=True, exist_ok=True)
+    elif args.resume:
+        run_dir = _run_dir_of(Path(args.resume))
+    else:
+        run_dir = new_run_dir(Path("runs"), cfg)
+
+    from ganstudio.engine.trainer import Trainer
+
+    trainer = Trainer(cfg, run_dir=run_dir, resume=args.resume)
+    progress = _Progress(quiet=args.quiet)
+    interrupted = False
+
+    def on_sigint(signum, frame):
+        nonlocal interrupted
+        if interrupted:  # a second Ctrl-C: leave now
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            raise KeyboardInterrupt
+        interrupted = True
+        progress.message("Stopping: saving a final checkpoint (Ctrl-C again to quit at once)…")
+        trainer.stop()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    failed = False
+    try:
+        for event in trainer.run():
+            if progress.show(event) == "nonfinite":
+                failed = True
+                trainer.stop()
+    except KeyboardInterrupt:
+        progress.message("Interrupted before the final checkpoint; the last saved one is intact.")
+        return EXIT_INTERRUPTED
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    progress.message(f"Run folder: {run_dir}")
+    if failed:
+        return 1
+    return EXIT_INTERRUPTED if interrupted else 0
+
+
+def _run_dir_of(checkpoint: Path) -> Path:
+    if checkpoint.is_dir():
+        return checkpoint
+    parent = checkpoint.resolve().parent
+    return parent.parent if parent.name == "checkpoints" else parent
+
+
+class _Progress:
+    """A live progress line on a terminal; occasional plain lines when output is a file."""
+
+    def __init__(self, quiet: bool = False, stream=None):
+        self.stream = stream or sys.stderr
+        self.quiet = quiet
+        self.tty = self.stream.isatty()
+        self.total = 0
+        self.first_step = 0
+        self.last_draw = 0.0
+        self.line_open = False
+
+    def message(self, text: str) -> None:
+        self._end_line()
+        print(text, file=self.stream, flush=True)
+
+    def _end_line(self) -> None:
+        if self.line_open:
+            self.stream.write("\n")
+            self.line_open = False
+
+    def show(self, event) -> str | None:
+        from ganstudio.engine import events as ev
+
+        if isinstance(event, ev.StartedEvent):
+            self.total, self.first_step = event.total_steps, event.step
+            where = f" from step {event.step}" if event.step else ""
+            self.message(
+                f"Training{where} on {event.device_name}: G {event.params_g:,} parameters, "
+                f"D {event.params_d:,}; writing {event.run_dir}"
+            )
+        elif isinstance(event, ev.StepEvent):
+            now = time.monotonic()
+            interval = 0.1 if self.tty else 5.0
+            if not self.quiet and (now - self.last_draw >= interval or event.step == self.total):
+                self.last_draw = now
+                self._draw(event)
+        elif isinstance(event, ev.EvalEvent) and not self.quiet:
+            m = event.metrics
+            self.message(
+                f"  step {event.step}: {m['modes']}/{m['n_modes']} modes, "
+                f"{m['high_quality']:.1f}% high-quality, reverse KL {m['reverse_kl']:.3f}"
+            )
+        elif isinstance(event, ev.AlertEvent):
+            self.message(f"  {event.level}: {event.message}")
+            return event.kind
+        elif isinstance(event, ev.HyperEvent):
+            self.message(f"  step {event.step}: lr_g {event.lr_g:g}, lr_d {event.lr_d:g}, "
+                         f"d_steps {event.d_steps}")
+        elif isinstance(event, ev.CheckpointEvent) and event.final:
+            self.message(f"Final checkpoint: {event.path}")
+        elif isinstance(event, ev.DoneEvent):
+            verb = "Finished" if event.reason == "finished" else "Stopped"
+            self.message(f"{verb} at step {event.step} after {_duration(event.elapsed)}.")
+        return None
+
+    def _draw(self, e) -> None:
+        remaining = (self.total - e.step) / e.its if e.its > 0 else 0.0
+        text = (
+            f"step {e.step}/{self.total}  G {e.loss_g:.3f}  D {e.loss_d:.3f}  "
+            f"D(x) {e.d_real:.2f}  D(G(z)) {e.d_fake:.2f}  {e.its:.1f} it/s  "
+            f"ETA {_duration(remaining)}"
+        )
+        if self.tty:
+            self.stream.write("\r\x1b[2K" + text)
+            self.stream.flush()
+            self.line_open = True
+        else:
+            print(text, file=self.stream, flush=True)
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+# --- sample ---------------------------------------------------------------------------------
+
+
+def _cmd_sample(args) -> int:
+    import torch
+
+    from ganstudio.engine.images import make_grid, render_points, save_png, to_uint8
+    from ganstudio.engine.latent import sample_latents, truncate
+    from ganstudio.engine.loaders import load_generator
+
+    if args.n < 1 or args.n > 4096:
+        raise UsageError(f"ganstudio sample: --n must be 1 to 4096, not {args.n}")
+    generator = load_generator(args.checkpoint)
+    z = sample_latents(args.n, generator.z_dim, args.seed)
+    if args.truncation != 1.0:
+        z = truncate(z, torch.zeros(generator.z_dim), args.truncation)
+    labels = None
+    if generator.conditional:
+        labels = torch.full((args.n,), _class_index(args.klass, generator.classes))
+        if args.klass is None:
+            labels = torch.arange(args.n) % len(generator.classes)
+    elif args.klass is not None:
+        raise UsageError(f"ganstudio sample: {generator.path.name} is not class-conditional, "
+                         "so --class does not apply")
+    out = generator.generate(z, labels)
+    if generator.kind == "images":
+        image = make_grid(to_uint8(out, generator.output_range), round(args.n ** 0.5))
+    else:
+        image = render_points(out.numpy(), size=512)
+    path = Path(args.out) if args.out else Path(f"{generator.path.stem}_samples.png")
+    save_png(path, image)
+    print(path)
+    return 0
+
+
+def _class_index(klass: str | None, classes: tuple[str, ...]) -> int:
+    if klass is None:
+        return 0
+    if klass in classes:
+        return classes.index(klass)
+    if klass.isdigit() and int(klass) < len(classes):
+        return int(klass)
+    raise UsageError(
+        f"ganstudio sample: unknown class {klass!r}; this generator has {', '.join(classes)}"
+    )
+
+
+# --- info -----------------------------------------------------------------------------------
+
+
+def describe_path(path: Path) -> dict:
+    """What ``ganstudio info`` reports: the config, the step and parameter counts."""
+    from ganstudio.engine.checkpoint import (
+        read_generator_info,
+        read_safetensors,
+        state_path_for,
+    )
+    from ganstudio.engine.errors import CheckpointError
+    from ganstudio.engine.runs import RunFolder
+
+    if not path.exists():
+        raise UsageError(f"ganstudio info: {path} does not exist")
+    out: dict = {"path": str(path)}
+    if path.is_dir():
+        run = RunFolder(path)
+        meta = run.meta()
+        steps = [r["step"] for r in run.metrics() if r.get("type") == "step"]
+        out.update(kind="run", status=run.status(), step=steps[-1] if steps else 0,
+                   total_steps=run.config.train.steps, device=meta.get("device_name"),
+                   params_g=meta.get("params_g"), params_d=meta.get("params_d"),
+                   samples=len(run.samples()), config=run.config.to_dict())
+        latest = run.latest_checkpoint()
+        out["latest_checkpoint"] = str(latest) if latest else None
+        return out
+    if path.suffix == ".safetensors":
+        info = read_generator_info(path)
+        out.update(kind="checkpoint", step=info.step, family=info.meta.get("family"),
+                   dataset=info.meta.get("dataset", {}).get("name"), params_g=info.params)
+        state_file = state_path_for(info.path)
+        if state_file.is_file():
+            tensors, _ = read_safetensors(state_file)
+            out["params_d"] = sum(
+                t.numel() for k, t in tensors.items()
+                if k.startswith("state.discriminator.") and not k.endswith(
+                    ("running_mean", "running_var", "num_batches_tracked"))
+            )
+        else:
+            out["params_d"] = None
+        out["config"] = info.meta.get("config")
+        return out
+    from ganstudio.engine.loaders import load_generator
+
+    try:
+        generator = load_generator(path)
+    except CheckpointError:
+        raise
+    out.update(kind="checkpoint", source=generator.source, z_dim=generator.z_dim,
+               shape=list(generator.shape), params_g=sum(
+                   p.numel() for p in generator.module.parameters()), params_d=None)
+    return out
+
+
+def _cmd_info(args) -> int:
+    info = describe_path(Path(args.path))
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    lines = [f"{info['path']}"]
+    if info["kind"] == "run":
+        lines.append(f"  run, {info['status']}: step {info['step']} of {info['total_steps']}"
+                     + (f" on {info['device']}" if info.get("device") else ""))
+        lines.append(f"  samples: {info['samples']}, latest checkpoint: "
+                     f"{info['latest_checkpoint'] or 'none yet'}")
+    else:
+        what = info.get("family") or info.get("source")
+        lines.append(f"  checkpoint ({what}) at step {info.get('step', '?')}"
+                     + (f", trained on {info['dataset']}" if info.get("dataset") else ""))
+    params_d = info.get("params_d")
+    lines.append(f"  parameters: G {_count(info.get('params_g'))}, D {_count(params_d)}")
+    if info.get("config"):
+        cfg = info["config"]
+        lines.append(f"  data: {cfg['data']['name']}, model: {cfg['model']['family']}"
+                     f"{' (conditional)' if cfg['model']['conditional'] else ''}, "
+                     f"loss: {cfg['loss']['name']}, optimiser: {cfg['optim']['name']} "
+                     f"(lr G {cfg['optim']['lr_g']:g}, D {cfg['optim']['lr_d']:g}, "
+                     f"d_steps {cfg['optim']['d_steps']}), batch {cfg['train']['batch_size']}, "
+                     f"EMA {'on' if cfg['train']['ema'] else 'off'}, seed {cfg['train']['seed']}")
+    print("\n".join(lines))
+    return 0
+
+
+def _count(n) -> str:
+    return f"{n:,}" if isinstance(n, int) else "unknown (no training state)"
+

@@ -1,0 +1,610 @@
+"""The training loop: a plain generator of typed events.
+
+::
+
+    trainer = Trainer(config, run_dir="runs/demo")
+    for event in trainer.run():          # StartedEvent, StepEvent, SamplesEvent, ...
+        ...
+    trainer.commands.put(Pause())        # from any thread; applied between steps
+
+The same loop drives the CLI, the desktop app's worker thread and the tests. With a
+``run_dir`` it also records every event into that run folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import functools
+import math
+import queue
+import time
+from collections import deque
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ganstudio.engine import losses
+from ganstudio.engine.checkpoint import (
+    checkpoint_paths,
+    read_training_state,
+    resolve_checkpoint,
+    save_generator,
+    save_training_state,
+    state_path_for,
+    write_latest,
+)
+from ganstudio.engine.config import RunConfig, validate
+from ganstudio.engine.data import load_dataset
+from ganstudio.engine.devices import autocast_dtype, describe, resolve_device
+from ganstudio.engine.errors import CheckpointError
+from ganstudio.engine.events import (
+    AlertEvent,
+    CheckpointEvent,
+    DoneEvent,
+    EvalEvent,
+    HyperEvent,
+    Pause,
+    Resume,
+    SamplesEvent,
+    SaveNow,
+    SetHyper,
+    StartedEvent,
+    StatusEvent,
+    StepEvent,
+    StepOnce,
+    Stop,
+)
+from ganstudio.engine.images import from_uint8, make_grid, to_uint8
+from ganstudio.engine.metrics.modes import N_SAMPLES, mode_coverage
+from ganstudio.engine.nets import build_networks
+from ganstudio.engine.runs import RunWriter
+
+# How often the last-good copy of the weights is refreshed for the NaN guard.
+GUARD_EVERY = 100
+# Steps between reads of the loss scalars on an accelerator (each read is a GPU-to-CPU sync).
+# On the CPU there is no sync to save, so every step is reported as it happens.
+ACCELERATOR_REPORT_EVERY = 20
+# The divergence warning: D(x) and D(G(z)) smoothed over about this many steps.
+DIVERGENCE_WINDOW = 200
+
+
+class Trainer:
+    """Trains one GAN from a :class:`RunConfig`, optionally resuming from a checkpoint."""
+
+    def __init__(
+        self,
+        config: RunConfig,
+        run_dir: str | Path | None = None,
+        resume: str | Path | None = None,
+    ):
+        self.config = validate(config)
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.resume_path = Path(resume) if resume is not None else None
+        self.commands: queue.SimpleQueue = queue.SimpleQueue()
+        self.step = 0
+
+    # --- commands, callable from any thread (SimpleQueue.put is even signal-safe) ----------
+
+    def pause(self) -> None:
+        self.commands.put(Pause())
+
+    def resume(self) -> None:
+        self.commands.put(Resume())
+
+    def stop(self) -> None:
+        self.commands.put(Stop())
+
+    def step_once(self) -> None:
+        self.commands.put(StepOnce())
+
+    def save_now(self) -> None:
+        self.commands.put(SaveNow())
+
+    def set_hyper(self, lr_g=None, lr_d=None, d_steps=None) -> None:
+        self.commands.put(SetHyper(lr_g, lr_d, d_steps))
+
+    # --- set-up -----------------------------------------------------------------------------
+
+    def _setup(self) -> None:
+        cfg = self.config
+        torch.manual_seed(cfg.train.seed)
+        self.device = resolve_device(cfg.train.device)
+        self.data = load_dataset(cfg.data.name, cfg.data.seed, cfg.data.path)
+        info = self.info = self.data.info
+        self.G, self.D = build_networks(cfg.model, info, cfg.loss.name)
+        self.G.to(self.device)
+        self.D.to(self.device)
+        convolutional = cfg.model.family == "dcgan"
+        self.amp_dtype = autocast_dtype(self.device, convolutional)
+        self.memory_format = torch.preserve_format
+        if self.device.type == "cuda" and convolutional:
+            self.memory_format = torch.channels_last
+            self.G.to(memory_format=torch.channels_last)
+            self.D.to(memory_format=torch.channels_last)
+        self.G_ema = None
+        if cfg.train.ema:
+            self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        self.opt_g = _optimizer(cfg, self.G.parameters(), cfg.optim.lr_g)
+        self.opt_d = _optimizer(cfg, self.D.parameters(), cfg.optim.lr_d)
+        self.d_steps = cfg.optim.d_steps
+        self.params_g = [p for p in self.G.parameters() if p.requires_grad]
+        self.params_d = [p for p in self.D.parameters() if p.requires_grad]
+        self.conditional = bool(cfg.model.conditional)
+
+        # The dataset lives on the device; batches are drawn by index, no loader processes.
+        self.x_data = self.data.x.to(self.device)
+        self.y_data = self.data.y.to(self.device) if self.data.y is not None else None
+        self.output_range = self.G.output_range
+        # One generator on the device draws data indices, noise and penalty mixes.
+        self.rng = torch.Generator(self.device).manual_seed(cfg.train.seed + 1)
+        self._make_fixed_noise()
+        self.elapsed = 0.0
+        self.step = 0
+        if self.resume_path is not None:
+            self._load_state(self.resume_path)
+        self._good = self._copy_state()
+        self._good_step = self.step
+
+    def _make_fixed_noise(self) -> None:
+        """The noise (and labels) behind every progress snapshot, fixed for the whole run."""
+        g = torch.Generator().manual_seed(self.config.train.seed + 2)
+        n = self.config.train.grid_size
+        self.fixed_y = None
+        self.grid_nrow = max(1, round(math.sqrt(n)))
+        if self.conditional:
+            classes = len(self.info.classes)
+            if self.info.is_image:
+                # one row per class
+                self.grid_nrow = max(4, min(16, round(math.sqrt(n))))
+                n = classes * self.grid_nrow
+                self.fixed_y = torch.arange(classes).repeat_interleave(self.grid_nrow)
+            else:
+                self.fixed_y = torch.arange(n) % classes
+            self.fixed_y = self.fixed_y.to(self.device)
+        self.fixed_z = torch.randn(n, self.G.z_dim, generator=g).to(self.device)
+
+    # --- the loop ---------------------------------------------------------------------------
+
+    def run(self) -> Iterator:
+        self._setup()
+        writer = None
+        if self.run_dir is not None:
+            writer = RunWriter(self.run_dir, self.config, self.info.to_dict())
+            if not self.info.is_image:
+                pick = torch.randperm(len(self.data), generator=torch.Generator().manual_seed(0))
+                writer.reference_points = self.data.x[pick[:1000]].numpy()
+        emit = writer.write if writer is not None else (lambda e: e)
+        status = "failed"
+        try:
+            yield from map(emit, self._events())
+            status = "finished"
+        except GeneratorExit:
+            status = "stopped"
+            raise
+        finally:
+            if writer is not None:
+                writer.close(status)
+
+    def _events(self) -> Iterator:
+        cfg = self.config.train
+        total = cfg.steps
+        yield StartedEvent(
+            step=self.step, total_steps=total, device=str(self.device),
+            device_name=describe(self.device, self.amp_dtype),
+            params_g=_count(self.G), params_d=_count(self.D),
+            run_dir=str(self.run_dir) if self.run_dir else None,
+        )
+        if self.step == 0:
+            yield self._snapshot()
+        report_every = 1 if self.device.type == "cpu" else ACCELERATOR_REPORT_EVERY
+        self._pending: list[torch.Tensor] = []
+        self._rate = _RateMeter(self.step)
+        self._divergence = _DivergenceWatch(self.config.loss.name)
+        self.paused, self._stop, self._allowed = False, False, 0
+        reason = "finished"
+        started = time.perf_counter()
+        while self.step < total:
+            yield from self._apply_commands()
+            if self._stop:
+                reason = "stopped"
+                break
+            if self.paused and self._allowed == 0:
+                self.elapsed += time.perf_counter() - started
+                yield from self._wait_for_command()
+                started = time.perf_counter()
+                continue
+            self._train_step()
+            self.step += 1
+            step = self.step
+            if self._allowed:
+                self._allowed -= 1
+            if step % report_every == 0 or self._allowed or self.paused or step == total:
+                self.elapsed += time.perf_counter() - started
+                started = time.perf_counter()
+                yield from self._report()
+            if step % cfg.sample_every == 0 and step != total:
+                yield self._snapshot()
+            if cfg.eval_every and step % cfg.eval_every == 0 and step != total:
+                yield from self._evaluate()
+            if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step != total:
+                yield from self._checkpoint()
+        self.elapsed += time.perf_counter() - started
+        yield from self._report()
+        yield self._snapshot()
+        yield from self._evaluate()
+        yield from self._checkpoint(final=True)
+        yield DoneEvent(self.step, reason, self.elapsed)
+
+    def _train_step(self) -> None:
+        """One G update after ``d_steps`` D updates, as in the PyTorch DCGAN example."""
+        G, D, name = self.G, self.D, self.config.loss.name
+        batch = self.config.train.batch_size
+        for _ in range(self.d_steps):
+            real, labels = self._real_batch(batch)
+            z = torch.randn(batch, G.z_dim, generator=self.rng, device=self.device)
+
+            # (1) update D: maximise log D(x) + log(1 - D(G(z))) (or the chosen loss's form)
+            with self._autocast():
+                fake = G(z, labels)
+                real_logits = D(real, labels).float()
+                fake_logits = D(fake.detach(), labels).float()
+            loss_d = losses.d_loss(name, real_logits, fake_logits)
+            critic = functools.partial(_logits, D, labels=labels)
+            if name == "wgan-gp":
+                penalty = losses.gradient_penalty(critic, real, fake.detach().float(), self.rng)
+                loss_d = loss_d + self.config.loss.gp_lambda * penalty
+            if self.config.loss.r1_gamma > 0:
+                r1 = losses.r1_penalty(critic, real)
+                loss_d = loss_d + 0.5 * self.config.loss.r1_gamma * r1
+            self.opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            grad_d = _grad_norm(self.params_d)
+            self.opt_d.step()
+
+        # (2) update G: maximise log D(G(z)) (the non-saturating form by default)
+        with self._autocast():
+            fake_logits_g = D(fake, labels).float()
+        loss_g = losses.g_loss(name, fake_logits_g)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        grad_g = _grad_norm(self.params_g)
+        self.opt_g.step()
+        if self.G_ema is not None:
+            self._update_ema()
+
+        # Kept on the device: read at the next report, not here (that would be a sync point).
+        self._pending.append(torch.stack([
+            loss_g.detach(), loss_d.detach(),
+            losses.d_output(name, real_logits.detach()).mean(),
+            losses.d_output(name, fake_logits.detach()).mean(),
+            grad_g, grad_d,
+        ]))
+
+    def _real_batch(self, batch: int):
+        idx = torch.randint(len(self.x_data), (batch,), generator=self.rng, device=self.device)
+        x = self.x_data[idx]
+        if self.output_range is not None:
+            x = from_uint8(x, self.output_range)
+            x = x.contiguous(memory_format=self.memory_format)
+        y = self.y_data[idx] if self.conditional else None
+        return x, y
+
+    def _autocast(self):
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        decay = min(self.config.train.ema_decay, (1 + self.step) / (10 + self.step))
+        ema_params = list(self.G_ema.parameters())
+        torch._foreach_lerp_(ema_params, list(self.G.parameters()), 1.0 - decay)
+        for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers()):
+            b_ema.copy_(b)
+
+    @property
+    def sampler(self) -> nn.Module:
+        """The generator that samples: the EMA copy when it is enabled."""
+        return self.G_ema if self.G_ema is not None else self.G
+
+    # --- reports, snapshots, evaluations -----------------------------------------------------
+
+    def _report(self) -> Iterator:
+        """Read the pending scalars (one sync), yield their StepEvents, and guard against NaN."""
+        if not self._pending:
+            return
+        rows = torch.stack(self._pending).cpu().tolist()
+        self._pending.clear()
+        first = self.step - len(rows) + 1
+        lr_g, lr_d = self.opt_g.param_groups[0]["lr"], self.opt_d.param_groups[0]["lr"]
+        its = self._rate.update(self.step)
+        for i, (loss_g, loss_d, d_real, d_fake, grad_g, grad_d) in enumerate(rows):
+            if not all(math.isfinite(v) for v in (loss_g, loss_d, d_real, d_fake)):
+                yield from self._recover(first + i)
+                return
+            yield StepEvent(
+                first + i, loss_g, loss_d, d_real, d_fake, grad_g, grad_d,
+                lr_g, lr_d, self.d_steps, its, self.elapsed,
+            )
+            warning = self._divergence.update(first + i, d_real, d_fake)
+            if warning:
+                yield AlertEvent(first + i, "warning", "divergence", warning)
+        if self.step - self._good_step >= GUARD_EVERY and self._state_is_finite():
+            self._good, self._good_step = self._copy_state(), self.step
+
+    def _recover(self, bad_step: int) -> Iterator:
+        """Stop updating, put back the last good weights, pause, and say so."""
+        self._restore_state(self._good)
+        self.paused, self._allowed = True, 0
+        yield AlertEvent(
+            bad_step, "error", "nonfinite",
+            f"The loss became NaN or infinite at step {bad_step}. Training is paused and the "
+            f"weights from step {self._good_step} are restored. Lower the learning rates "
+            "(or switch to a more stable loss), then resume.",
+        )
+        yield StatusEvent(self.step, "paused")
+
+    def _copy_state(self) -> dict:
+        state = {
+            "G": _clone(self.G.state_dict()), "D": _clone(self.D.state_dict()),
+            "opt_g": copy.deepcopy(self.opt_g.state_dict()),
+            "opt_d": copy.deepcopy(self.opt_d.state_dict()),
+        }
+        if self.G_ema is not None:
+            state["G_ema"] = _clone(self.G_ema.state_dict())
+        return state
+
+    def _restore_state(self, state: dict) -> None:
+        self.G.load_state_dict(state["G"])
+        self.D.load_state_dict(state["D"])
+        lrs = (self.opt_g.param_groups[0]["lr"], self.opt_d.param_groups[0]["lr"])
+        self.opt_g.load_state_dict(copy.deepcopy(state["opt_g"]))
+        self.opt_d.load_state_dict(copy.deepcopy(state["opt_d"]))
+        self._set_lr(*lrs)  # keep any learning rate the user set since
+        if self.G_ema is not None:
+            self.G_ema.load_state_dict(state["G_ema"])
+
+    def _state_is_finite(self) -> bool:
+        tensors = [t for t in self.G.state_dict().values() if t.is_floating_point()]
+        tensors += [t for t in self.D.state_dict().values() if t.is_floating_point()]
+        return bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all())
+
+    @torch.no_grad()
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        sampler = self.sampler
+        was_training = sampler.training
+        sampler.eval()
+        try:
+            with self._autocast():
+                return sampler(z, labels).float()
+        finally:
+            sampler.train(was_training)
+
+    def _snapshot(self) -> SamplesEvent:
+        out = self.generate(self.fixed_z, self.fixed_y)
+        labels = self.fixed_y.cpu().numpy() if self.fixed_y is not None else None
+        if self.info.is_image:
+            grid = make_grid(to_uint8(out, self.output_range), self.grid_nrow)
+            return SamplesEvent(self.step, grid=grid, labels=labels, nrow=self.grid_nrow)
+        return SamplesEvent(self.step, points=out.cpu().numpy(), labels=labels)
+
+    def _evaluate(self) -> Iterator:
+        if self.data.modes is None or not self.config.train.eval_every:
+            return
+        # Its own seeded noise, so evaluating never changes the training trajectory.
+        g = torch.Generator().manual_seed(self.config.train.seed * 1_000_003 + self.step)
+        z = torch.randn(N_SAMPLES, self.G.z_dim, generator=g).to(self.device)
+        labels = None
+        if self.conditional:
+            labels = (torch.arange(N_SAMPLES) % len(self.info.classes)).to(self.device)
+        samples = self.generate(z, labels)
+        yield EvalEvent(self.step, mode_coverage(samples, self.data.modes, self.data.mode_std))
+
+    # --- commands ---------------------------------------------------------------------------
+
+    def _apply_commands(self) -> Iterator:
+        while True:
+            try:
+                command = self.commands.get_nowait()
+            except queue.Empty:
+                return
+            yield from self._apply(command)
+
+    def _wait_for_command(self) -> Iterator:
+        """While paused, block until a command arrives (the consumer is a worker thread)."""
+        try:
+            command = self.commands.get(timeout=0.5)
+        except queue.Empty:
+            return
+        yield from self._apply(command)
+
+    def _apply(self, command) -> Iterator:
+        if isinstance(command, Pause) and not self.paused:
+            yield from self._report()
+            self.paused = True
+            yield StatusEvent(self.step, "paused")
+        elif isinstance(command, Resume) and self.paused:
+            self.paused, self._allowed = False, 0
+            yield StatusEvent(self.step, "running")
+        elif isinstance(command, StepOnce) and self.paused:
+            self._allowed += 1
+        elif isinstance(command, Stop):
+            self._stop = True
+        elif isinstance(command, SaveNow):
+            yield from self._report()
+            yield from self._checkpoint()
+        elif isinstance(command, SetHyper):
+            yield from self._report()
+            lr_g = command.lr_g if command.lr_g is not None else self.opt_g.param_groups[0]["lr"]
+            lr_d = command.lr_d if command.lr_d is not None else self.opt_d.param_groups[0]["lr"]
+            for value, what in ((lr_g, "lr_g"), (lr_d, "lr_d")):
+                if not (isinstance(value, (int, float)) and 0 < value <= 1):
+                    raise ValueError(f"{what} must be above 0 and at most 1, not {value!r}")
+            if command.d_steps is not None:
+                if not isinstance(command.d_steps, int) or not 1 <= command.d_steps <= 100:
+                    raise ValueError(f"d_steps must be 1 to 100, not {command.d_steps!r}")
+                self.d_steps = command.d_steps
+            self._set_lr(lr_g, lr_d)
+            yield HyperEvent(self.step, lr_g, lr_d, self.d_steps)
+
+    def _set_lr(self, lr_g: float, lr_d: float) -> None:
+        for group in self.opt_g.param_groups:
+            group["lr"] = lr_g
+        for group in self.opt_d.param_groups:
+            group["lr"] = lr_d
+
+    # --- checkpoints ------------------------------------------------------------------------
+
+    def _checkpoint(self, final: bool = False) -> Iterator[CheckpointEvent]:
+        """Save the generator and the training state (only when there is a run folder)."""
+        if self.run_dir is None:
+            return
+        folder = self.run_dir / "checkpoints"
+        gen_path, state_path = checkpoint_paths(folder, self.step)
+        save_generator(gen_path, self.sampler.state_dict(), self.generator_metadata())
+        save_training_state(state_path, self._training_state(), {"step": self.step})
+        write_latest(folder, self.step, gen_path, state_path)
+        yield CheckpointEvent(self.step, str(gen_path), str(state_path), final)
+
+    def generator_metadata(self) -> dict:
+        model = self.config.to_dict()["model"]
+        model["z_dim"] = self.G.z_dim
+        return {
+            "step": self.step,
+            "family": self.config.model.family,
+            "model": model,
+            "dataset": {**self.info.to_dict(), "description": self.info.description},
+            "output_range": list(self.output_range) if self.output_range else None,
+            "ema": self.G_ema is not None,
+            "loss": self.config.loss.name,
+            "config": self.config.to_dict(),
+        }
+
+    def _training_state(self) -> dict:
+        state = {
+            "step": self.step,
+            "elapsed": self.elapsed,
+            "d_steps": self.d_steps,
+            "config": self.config.to_dict(),
+            "generator": self.G.state_dict(),
+            "discriminator": self.D.state_dict(),
+            "optim_g": self.opt_g.state_dict(),
+            "optim_d": self.opt_d.state_dict(),
+            "rng_torch": torch.get_rng_state(),
+            "rng_run": self.rng.get_state(),
+        }
+        if self.device.type == "cuda":
+            state["rng_cuda"] = torch.cuda.get_rng_state(self.device)
+        if self.G_ema is not None:
+            state["generator_ema"] = self.G_ema.state_dict()
+        return state
+
+    def _load_state(self, path: Path) -> None:
+        state_file = state_path_for(resolve_checkpoint(path))
+        if not state_file.is_file():
+            raise CheckpointError(
+                f"{state_file.name} is missing, so {Path(path).name} cannot be resumed "
+                "(a generator checkpoint alone can sample, not train on)."
+            )
+        state, _ = read_training_state(state_file)
+        try:
+            self.G.load_state_dict(state["generator"])
+            self.D.load_state_dict(state["discriminator"])
+            if self.G_ema is not None:
+                self.G_ema.load_state_dict(state.get("generator_ema", state["generator"]))
+            self.opt_g.load_state_dict(state["optim_g"])
+            self.opt_d.load_state_dict(state["optim_d"])
+        except (RuntimeError, KeyError, ValueError) as e:
+            raise CheckpointError(
+                f"{state_file.name} does not fit this run's networks ({str(e).splitlines()[0]}). "
+                "Resume with the settings the checkpoint was trained with."
+            ) from None
+        saved = RunConfig.from_dict(state["config"]).optim
+        now = self.config.optim
+        # A learning rate given anew overrides the one saved (which may be a live change).
+        self._set_lr(
+            now.lr_g if now.lr_g != saved.lr_g else self.opt_g.param_groups[0]["lr"],
+            now.lr_d if now.lr_d != saved.lr_d else self.opt_d.param_groups[0]["lr"],
+        )
+        self.d_steps = now.d_steps if now.d_steps != saved.d_steps else int(state["d_steps"])
+        torch.set_rng_state(state["rng_torch"])
+        self.rng.set_state(state["rng_run"])
+        if self.device.type == "cuda" and "rng_cuda" in state:
+            torch.cuda.set_rng_state(state["rng_cuda"], self.device)
+        self.step = int(state["step"])
+        self.elapsed = float(state["elapsed"])
+
+
+def _optimizer(cfg: RunConfig, params, lr: float) -> torch.optim.Optimizer:
+    o = cfg.optim
+    if o.name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=o.beta1)
+    if o.name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, momentum=o.beta1 if o.beta1 else 0.0)
+    return torch.optim.Adam(params, lr=lr, betas=(o.beta1, o.beta2))
+
+
+def _logits(D: nn.Module, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+    return D(x, labels).float()
+
+
+def _grad_norm(params: list[torch.Tensor]) -> torch.Tensor:
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    return torch.nn.utils.get_total_norm(grads)
+
+
+def _count(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def _clone(state: dict) -> dict:
+    return {k: v.detach().clone() for k, v in state.items()}
+
+
+class _RateMeter:
+    """Iterations per second over roughly the last second."""
+
+    def __init__(self, step: int):
+        self._history: deque = deque([(time.perf_counter(), step)])
+        self.rate = 0.0
+
+    def update(self, step: int) -> float:
+        now = time.perf_counter()
+        self._history.append((now, step))
+        while len(self._history) > 2 and now - self._history[1][0] >= 1.0:
+            self._history.popleft()
+        t0, s0 = self._history[0]
+        if now > t0 and step > s0:
+            self.rate = (step - s0) / (now - t0)
+        return self.rate
+
+
+class _DivergenceWatch:
+    """Warns when D wins outright for a while: D(x) → 1 and D(G(z)) → 0 (sigmoid losses)."""
+
+    def __init__(self, loss: str):
+        self.active = loss in ("minimax", "nonsaturating")
+        self.real, self.fake = 0.5, 0.5
+        self.warned = False
+
+    def update(self, step: int, d_real: float, d_fake: float) -> str | None:
+        if not self.active:
+            return None
+        a = 1.0 / DIVERGENCE_WINDOW
+        self.real += a * (d_real - self.real)
+        self.fake += a * (d_fake - self.fake)
+        if self.warned and self.fake > 0.1:
+            self.warned = False
+        if not self.warned and step > DIVERGENCE_WINDOW and self.real > 0.98 and self.fake < 0.02:
+            self.warned = True
+            return (
+                f"The discriminator is winning outright at step {step} (D(x) ≈ {self.real:.2f}, "
+                f"D(G(z)) ≈ {self.fake:.3f}), so the generator gets little signal. Try a lower "
+                "D learning rate, fewer d_steps, or the hinge or wgan-gp loss."
+            )
+        return None

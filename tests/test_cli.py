@@ -1,0 +1,133 @@
+"""The CLI end to end, on tiny runs in a temporary folder."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from PIL import Image
+
+from ganstudio.cli import main
+
+TINY = ["--steps", "12", "--batch-size", "32", "--sample-every", "4", "--eval-every", "6",
+        "--checkpoint-every", "6", "--device", "cpu", "--quiet"]
+
+
+def _run(argv, capsys):
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_train_info_sample(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    code, _, err = _run(["train", "--dataset", "ring8", "--out", str(run_dir), *TINY], capsys)
+    assert code == 0, err
+    assert "Final checkpoint" in err and "Finished at step 12" in err
+    assert (run_dir / "checkpoints" / "step_0000012.safetensors").is_file()
+
+    code, out, _ = _run(["info", str(run_dir), "--json"], capsys)
+    info = json.loads(out)
+    assert code == 0 and info["kind"] == "run" and info["status"] == "finished"
+    assert info["step"] == 12 and info["params_g"] > 0 and info["params_d"] > 0
+    assert info["config"]["data"]["name"] == "ring8"
+
+    ckpt = run_dir / "checkpoints" / "step_0000006.safetensors"
+    code, out, _ = _run(["info", str(ckpt), "--json"], capsys)
+    info = json.loads(out)
+    assert info["step"] == 6 and info["family"] == "toy" and info["params_d"] == 132609
+
+    code, out, _ = _run(["info", str(ckpt)], capsys)
+    assert "parameters: G 136,450, D 132,609" in out
+
+    grid = tmp_path / "grid.png"
+    code, out, _ = _run(["sample", str(run_dir), "--n", "16", "--out", str(grid)], capsys)
+    assert code == 0 and out.strip() == str(grid)
+    with Image.open(grid) as image:
+        assert image.size == (512, 512)
+
+
+def test_train_images_with_config_file_and_conditional_sampling(tmp_path, capsys):
+    from ganstudio.engine.config import defaults_for
+
+    cfg = defaults_for("digits")
+    cfg.model.width = 0.125
+    config = tmp_path / "digits.json"
+    config.write_text(cfg.to_json())
+    run_dir = tmp_path / "run"
+    code, _, err = _run(["train", "--config", str(config), "--conditional", "--steps", "2",
+                         "--out", str(run_dir), "--quiet", "--device", "cpu"], capsys)
+    assert code == 0, err
+    saved = json.loads((run_dir / "config.json").read_text())
+    assert saved["model"]["conditional"] is True and saved["model"]["width"] == 0.125
+    grid = tmp_path / "sevens.png"
+    code, _, err = _run(["sample", str(run_dir), "--n", "9", "--class", "7", "--out", str(grid)],
+                        capsys)
+    assert code == 0, err
+    with Image.open(grid) as image:
+        assert image.size == (3 * 30 + 2, 3 * 30 + 2)
+
+
+def test_resume_continues_the_same_run_folder(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    assert _run(["train", "--dataset", "ring8", "--out", str(run_dir), *TINY], capsys)[0] == 0
+    code, _, err = _run(["train", "--resume", str(run_dir), "--steps", "18", "--quiet"], capsys)
+    assert code == 0, err
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert {"type": "resume", "step": 12} in records
+    assert json.loads((run_dir / "checkpoints" / "latest.json").read_text())["step"] == 18
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "--dataset", "mnist"], "unknown dataset 'mnist'"),
+        (["train", "--model", "stylegan9", "--steps", "1"], "unknown model 'stylegan9'"),
+        (["train", "--steps", "ten"], "invalid int value"),
+        (["train", "--lr-g", "-1"], "lr_g"),
+        (["train", "--config", "missing.json"], "missing.json does not exist"),
+        (["train", "--resume", "missing.safetensors"], "missing.safetensors"),
+        (["train", "--frobnicate"], "unrecognized arguments"),
+        (["sample", "missing.safetensors"], "does not exist"),
+        (["info", "missing-run"], "does not exist"),
+        (["explode"], "does not exist"),
+    ],
+)
+def test_mistakes_get_one_line_and_exit_code_2(tmp_path, monkeypatch, capsys, argv, message):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = _run(argv, capsys)
+    assert code == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err + out
+
+
+def test_existing_run_folder_is_not_overwritten(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    assert _run(["train", "--dataset", "ring8", "--out", str(run_dir), *TINY], capsys)[0] == 0
+    code, _, err = _run(["train", "--dataset", "ring8", "--out", str(run_dir), *TINY], capsys)
+    assert code == 2 and "already holds a run" in err
+
+
+def test_ctrl_c_stops_cleanly_with_a_final_checkpoint(tmp_path):
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ganstudio", "train", "--dataset", "ring8", "--steps", "1000000",
+         "--checkpoint-every", "0", "--out", str(run_dir), "--device", "cpu"],
+        stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    metrics = run_dir / "metrics.jsonl"
+    deadline = time.monotonic() + 120
+    while '"type": "step"' not in (metrics.read_text() if metrics.exists() else ""):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Stopped at step" in err and "Traceback" not in err
+    latest = json.loads((run_dir / "checkpoints" / "latest.json").read_text())
+    assert latest["step"] > 0
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "stopped"

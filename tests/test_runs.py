@@ -1,0 +1,79 @@
+"""Run folders: layout, tailing a file that is still being written, resume records."""
+
+import json
+
+import numpy as np
+
+from ganstudio.engine.runs import MetricsTail, RunFolder, load_points_sample, resolve_history
+from ganstudio.engine.trainer import Trainer
+
+
+def test_a_run_folder_has_the_documented_layout(tiny_config, tmp_path):
+    run_dir = tmp_path / "run"
+    list(Trainer(tiny_config(steps=10), run_dir=run_dir).run())
+    assert json.loads((run_dir / "config.json").read_text())["format_version"] == 1
+    meta = json.loads((run_dir / "run.json").read_text())
+    assert meta["status"] == "finished" and meta["step"] == 10 and meta["device"] == "cpu"
+    run = RunFolder(run_dir)
+    records = run.metrics()
+    kinds = [r["type"] for r in records]
+    assert kinds[0] == "started" and kinds[-1] == "done"
+    assert [r["step"] for r in records if r["type"] == "step"] == list(range(1, 11))
+    assert {"loss_g", "loss_d", "d_real", "d_fake", "grad_g", "grad_d", "lr_g", "lr_d",
+            "d_steps", "its", "elapsed"} <= set(records[2])
+    samples = run.samples()
+    assert [s.step for s in samples] == [0, 5, 10]
+    points, labels = load_points_sample(samples[-1].points)
+    assert points.shape == (64, 2) and labels is None
+    assert run.latest_checkpoint().name == "step_0000010.safetensors"
+    assert run.status() == "finished"
+
+
+def test_tail_returns_only_complete_lines(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    tail = MetricsTail(path)
+    assert tail.poll() == []  # not created yet
+    with open(path, "w") as f:
+        f.write('{"type": "step", "step": 1}\n{"type": "st')
+        f.flush()
+        assert tail.poll() == [{"type": "step", "step": 1}]
+        f.write('ep", "step": 2}\n')
+        f.flush()
+        assert tail.poll() == [{"type": "step", "step": 2}]
+        assert tail.poll() == []
+
+
+def test_tail_skips_a_damaged_line(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    path.write_text('{"step": 1}\n{garbage\n{"step": 2}\n')
+    assert MetricsTail(path).poll() == [{"step": 1}, {"step": 2}]
+
+
+def test_resume_record_supersedes_later_steps():
+    records = [{"type": "step", "step": s} for s in range(1, 8)]
+    records += [{"type": "resume", "step": 5}, {"type": "step", "step": 6}]
+    steps = [r["step"] for r in resolve_history(records) if r["type"] == "step"]
+    assert steps == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_run_whose_writer_died_reads_as_interrupted(tiny_config, tmp_path):
+    run_dir = tmp_path / "run"
+    list(Trainer(tiny_config(steps=3), run_dir=run_dir).run())
+    meta = json.loads((run_dir / "run.json").read_text())
+    meta.update(status="running", pid=2**22 + 12345)  # no such process
+    (run_dir / "run.json").write_text(json.dumps(meta))
+    assert RunFolder(run_dir).status() == "interrupted"
+
+
+def test_image_run_writes_png_grids(tiny_config, tmp_path):
+    from PIL import Image
+
+    cfg = tiny_config(steps=2)
+    cfg.data.name, cfg.model.family, cfg.model.width, cfg.train.eval_every = (
+        "digits", "dcgan", 0.125, 0)
+    run_dir = tmp_path / "run"
+    list(Trainer(cfg, run_dir=run_dir).run())
+    png = RunFolder(run_dir).samples()[-1].path
+    with Image.open(png) as image:
+        assert image.size == (8 * 30 + 2, 8 * 30 + 2) and image.mode == "L"
+        assert np.asarray(image).std() > 0
