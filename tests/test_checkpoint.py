@@ -67,7 +67,7 @@ def test_flatten_keeps_int_keys_tuples_and_nesting():
 
 
 def test_atomic_write_survives_a_crash_mid_write(finished_run, monkeypatch):
-    trainer, run_dir = finished_run
+    _, run_dir = finished_run
     path = resolve_checkpoint(run_dir)
     before = path.read_bytes()
 
@@ -121,7 +121,7 @@ def test_raw_pickle_file_is_refused(tmp_path):
     marker = tmp_path / "pwned"
     path = tmp_path / "model.pth"
     path.write_bytes(pickle.dumps(_Exploit(str(marker))))
-    with pytest.raises(CheckpointError, match="model.pth"):
+    with pytest.raises(CheckpointError, match=r"model\.pth"):
         safe_torch_load(path)
     assert not marker.exists()
 
@@ -148,7 +148,7 @@ def test_wrong_kind_of_file(tmp_path, finished_run):
     _, run_dir = finished_run
     text = tmp_path / "notes.safetensors"
     text.write_text("hello")
-    with pytest.raises(CheckpointError, match="notes.safetensors"):
+    with pytest.raises(CheckpointError, match=r"notes\.safetensors"):
         load_native_generator(text)
     state = next((run_dir / "checkpoints").glob("*.train.safetensors"))
     # a training state resolves to the generator beside it

@@ -63,7 +63,7 @@ def test_output_ranges_match_the_data_normalisation():
 
 def test_dcgan_initialisation_is_normal_002():
     torch.manual_seed(0)
-    G, D = build_networks(ModelConfig(family="dcgan"), DATASETS["shapes"])
+    G, _ = build_networks(ModelConfig(family="dcgan"), DATASETS["shapes"])
     conv = G.main[3].weight
     assert conv.mean().abs() < 1e-3 and conv.std().item() == pytest.approx(0.02, rel=0.05)
     bn = G.main[1].weight

@@ -149,7 +149,7 @@ class ExportedGenerator(nn.Module):
 def load_exported(path: Path) -> LoadedGenerator:
     try:
         program = torch.export.load(str(path))
-    except Exception as e:  # noqa: BLE001: torch.export raises many types for bad files
+    except Exception as e:  # torch.export raises many types for bad files
         raise CheckpointError(
             f"{path.name} is damaged or is not a torch.export program "
             f"({_first_line(e)}). Supported: {SUPPORTED}."
@@ -181,7 +181,7 @@ def load_exported(path: Path) -> LoadedGenerator:
     try:
         with torch.no_grad():
             out = module(probe_z, probe_labels)
-    except Exception as e:  # noqa: BLE001: whatever the program raises, say so plainly
+    except Exception as e:  # whatever the program raises, say so plainly
         raise CheckpointError(
             f"{path.name} failed on a probe batch of {PROBE_BATCH} latents ({_first_line(e)})."
         ) from None
