@@ -43,6 +43,7 @@ class ModelConfig:
 class LossConfig:
     name: str = "nonsaturating"
     r1_gamma: float = 0.0  # 0 turns the R1 penalty off
+    r1_every: int = 1  # lazy R1 (StyleGAN2): apply every N steps, weighted by N
     gp_lambda: float = 10.0  # the gradient-penalty weight of wgan-gp
 
 
@@ -223,6 +224,7 @@ def problems(cfg: RunConfig) -> list[Problem]:
     if not isinstance(loss.r1_gamma, (int, float)) or not 0 <= loss.r1_gamma < 1e6:
         bad("loss.r1_gamma", f"must be 0 (off) or a positive number, not {loss.r1_gamma!r}")
     positive_float("loss.gp_lambda", loss.gp_lambda)
+    positive_int("loss.r1_every", loss.r1_every)
 
     if optim.name not in OPTIMIZERS:
         choices = ", ".join(OPTIMIZERS)
@@ -298,12 +300,14 @@ _RECIPES: dict[str, dict[str, Any]] = {
         "train.eval_every": 0, "train.checkpoint_every": 2000, "train.grid_size": 1024,
     },
     "digits": {
-        "model.family": "dcgan", "model.width": 0.5, "train.batch_size": 64, "train.steps": 2000,
+        "model.family": "dcgan", "model.width": 0.25, "loss.r1_gamma": 1.0, "loss.r1_every": 4,
+        "train.batch_size": 64, "train.steps": 1000,
         "train.ema": True, "train.ema_decay": 0.99, "train.sample_every": 50,
         "train.eval_every": 0, "train.checkpoint_every": 500, "train.grid_size": 64,
     },
     "shapes": {
-        "model.family": "dcgan", "model.width": 0.5, "train.batch_size": 64, "train.steps": 3000,
+        "model.family": "dcgan", "model.width": 0.25, "loss.r1_gamma": 1.0, "loss.r1_every": 4,
+        "train.batch_size": 64, "train.steps": 1500,
         "train.ema": True, "train.ema_decay": 0.99, "train.sample_every": 50,
         "train.eval_every": 0, "train.checkpoint_every": 1000, "train.grid_size": 64,
     },

@@ -242,7 +242,8 @@ class Trainer:
         """One G update after ``d_steps`` D updates, as in the PyTorch DCGAN example."""
         G, D, name = self.G, self.D, self.config.loss.name
         batch = self.config.train.batch_size
-        for _ in range(self.d_steps):
+        r1_gamma, r1_every = self.config.loss.r1_gamma, self.config.loss.r1_every
+        for d_step in range(self.d_steps):
             real, labels = self._real_batch(batch)
             z = torch.randn(batch, G.z_dim, generator=self.rng, device=self.device)
 
@@ -256,9 +257,9 @@ class Trainer:
             if name == "wgan-gp":
                 penalty = losses.gradient_penalty(critic, real, fake.detach().float(), self.rng)
                 loss_d = loss_d + self.config.loss.gp_lambda * penalty
-            if self.config.loss.r1_gamma > 0:
+            if r1_gamma > 0 and d_step == 0 and self.step % r1_every == 0:
                 r1 = losses.r1_penalty(critic, real)
-                loss_d = loss_d + 0.5 * self.config.loss.r1_gamma * r1
+                loss_d = loss_d + 0.5 * r1_gamma * r1_every * r1
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             grad_d = _grad_norm(self.params_d)
