@@ -23,8 +23,9 @@ def test_a_run_folder_has_the_documented_layout(tiny_config, tmp_path):
             "d_steps", "its", "elapsed"} <= set(records[2])
     samples = run.samples()
     assert [s.step for s in samples] == [0, 5, 10]
-    points, labels = load_points_sample(samples[-1].points)
-    assert points.shape == (64, 2) and labels is None
+    sample = load_points_sample(samples[-1].points)
+    assert sample.points.shape == (64, 2) and sample.labels is None
+    assert sample.field.shape == (64, 64) and len(sample.extent) == 4
     assert run.latest_checkpoint().name == "step_0000010.safetensors"
     assert run.status() == "finished"
 

@@ -218,3 +218,16 @@ def test_gan2014_trains_on_digits(tiny_config):
     events = _collect(Trainer(cfg))
     grid = _of(events, ev.SamplesEvent)[-1].grid
     assert grid.shape == (8 * 30 + 2, 8 * 30 + 2, 1)
+
+
+def test_two_d_snapshots_carry_the_discriminator_field(tiny_config):
+    trainer = Trainer(tiny_config(steps=5))
+    snap = _of(_collect(trainer), ev.SamplesEvent)[-1]
+    x0, x1, y0, y1 = snap.extent
+    assert x0 < -2 and x1 > 2 and y0 < -2 and y1 > 2  # the ring of radius 2 is inside
+    assert snap.field.shape == (64, 64) and snap.field.dtype == np.float32
+    assert ((snap.field >= 0) & (snap.field <= 1)).all()  # probabilities for this loss
+    # the field's top-left cell is D at (x0, y1)
+    with torch.no_grad():
+        corner = torch.sigmoid(trainer.D(torch.tensor([[x0, y1]]))).item()
+    assert snap.field[0, 0] == pytest.approx(corner, abs=1e-5)

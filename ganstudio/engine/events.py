@@ -49,6 +49,10 @@ class SamplesEvent:
     labels: np.ndarray | None = None  # per point or per grid cell, when conditional
     nrow: int = 0  # grid cells per row
     path: str | None = None  # the PNG in the run folder, once written
+    # 2-D data: D's output on a regular grid over ``extent`` (x0, x1, y0, y1), row-major
+    # with y growing downwards, as GAN Lab shows the discriminator behind the points
+    field: np.ndarray | None = None
+    extent: tuple[float, float, float, float] | None = None
 
 
 @dataclass(frozen=True)

@@ -132,6 +132,10 @@ class RunWriter:
             arrays = {"points": event.points}
             if event.labels is not None:
                 arrays["labels"] = event.labels
+            if event.field is not None:
+                arrays["field"] = event.field
+            if event.extent is not None:
+                arrays["extent"] = np.asarray(event.extent, dtype=np.float64)
             np.savez(buffer, **arrays)
             atomic_write_bytes(png.with_suffix(".npz"), buffer.getvalue())
             save_png(png, render_points(event.points, reference=self.reference_points))
@@ -265,11 +269,24 @@ def resolve_history(records: list[dict]) -> list[dict]:
     return out
 
 
-def load_points_sample(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+@dataclass
+class PointsSample:
+    """A 2-D snapshot read back from a run folder's .npz."""
+
+    points: np.ndarray
+    labels: np.ndarray | None = None
+    field: np.ndarray | None = None
+    extent: tuple[float, float, float, float] | None = None
+
+
+def load_points_sample(path: Path) -> PointsSample:
     with np.load(path, allow_pickle=False) as data:
-        points = data["points"]
-        labels = data["labels"] if "labels" in data.files else None
-    return points, labels
+        get = lambda name: data[name] if name in data.files else None  # noqa: E731
+        extent = get("extent")
+        return PointsSample(
+            data["points"], get("labels"), get("field"),
+            tuple(float(v) for v in extent) if extent is not None else None,
+        )
 
 
 def _pid_alive(pid: Any) -> bool:

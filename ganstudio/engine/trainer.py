@@ -23,6 +23,7 @@ from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -67,6 +68,8 @@ GUARD_EVERY = 100
 # Steps between reads of the loss scalars on an accelerator (each read is a GPU-to-CPU sync).
 # On the CPU there is no sync to save, so every step is reported as it happens.
 ACCELERATOR_REPORT_EVERY = 20
+# The side of the grid on which D's output is sampled for 2-D snapshots.
+FIELD_SIZE = 64
 # The divergence warning: D(x) and D(G(z)) smoothed over about this many steps.
 DIVERGENCE_WINDOW = 200
 
@@ -141,6 +144,7 @@ class Trainer:
         # One generator on the device draws data indices, noise and penalty mixes.
         self.rng = torch.Generator(self.device).manual_seed(cfg.train.seed + 1)
         self._make_fixed_noise()
+        self.view_extent = _extent(self.data.x) if not self.info.is_image else None
         self.elapsed = 0.0
         self.step = 0
         if self.resume_path is not None:
@@ -390,7 +394,27 @@ class Trainer:
         if self.info.is_image:
             grid = make_grid(to_uint8(out, self.output_range), self.grid_nrow)
             return SamplesEvent(self.step, grid=grid, labels=labels, nrow=self.grid_nrow)
-        return SamplesEvent(self.step, points=out.cpu().numpy(), labels=labels)
+        field = self._discriminator_field()
+        return SamplesEvent(self.step, points=out.cpu().numpy(), labels=labels,
+                            field=field, extent=self.view_extent)
+
+    @torch.no_grad()
+    def _discriminator_field(self):
+        """D's output over the plane (unconditional D only: a class-aware D has one per class)."""
+        if self.conditional:
+            return None
+        x0, x1, y0, y1 = self.view_extent
+        xs = torch.linspace(x0, x1, FIELD_SIZE, device=self.device)
+        ys = torch.linspace(y1, y0, FIELD_SIZE, device=self.device)  # top row first
+        grid = torch.stack(torch.meshgrid(ys, xs, indexing="ij")[::-1], dim=-1).reshape(-1, 2)
+        was_training = self.D.training
+        self.D.eval()
+        try:
+            logits = self.D(grid).float()
+        finally:
+            self.D.train(was_training)
+        out = losses.d_output(self.config.loss.name, logits)
+        return out.reshape(FIELD_SIZE, FIELD_SIZE).cpu().numpy().astype(np.float32)
 
     def _evaluate(self) -> Iterator:
         if self.data.modes is None or not self.config.train.eval_every:
@@ -546,6 +570,14 @@ def _optimizer(cfg: RunConfig, params, lr: float) -> torch.optim.Optimizer:
     if o.name == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr, momentum=o.beta1 if o.beta1 else 0.0)
     return torch.optim.Adam(params, lr=lr, betas=(o.beta1, o.beta2))
+
+
+def _extent(points: torch.Tensor) -> tuple[float, float, float, float]:
+    """A square view around the data with a margin: where 2-D snapshots are drawn."""
+    lo, hi = points.min(dim=0).values, points.max(dim=0).values
+    centre, half = (lo + hi) / 2, float((hi - lo).max()) * 0.6 + 1e-3
+    cx, cy = float(centre[0]), float(centre[1])
+    return (cx - half, cx + half, cy - half, cy + half)
 
 
 def _logits(D: nn.Module, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
