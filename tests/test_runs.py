@@ -78,3 +78,23 @@ def test_image_run_writes_png_grids(tiny_config, tmp_path):
     with Image.open(png) as image:
         assert image.size == (8 * 30 + 2, 8 * 30 + 2) and image.mode == "L"
         assert np.asarray(image).std() > 0
+
+
+def test_records_read_back_as_the_events_they_were_written_from(tiny_config, tmp_path):
+    from ganstudio.engine import events as ev
+
+    run_dir = tmp_path / "run"
+    written = list(Trainer(tiny_config(steps=6), run_dir=run_dir).run())
+    read = [ev.event_from_record(r) for r in RunFolder(run_dir).metrics()]
+    read = [e for e in read if e is not None]
+    assert [type(e) for e in read] == [type(e) for e in written]
+    steps_written = [e for e in written if isinstance(e, ev.StepEvent)]
+    steps_read = [e for e in read if isinstance(e, ev.StepEvent)]
+    assert steps_read == steps_written
+    started = read[0]
+    assert started.kind == "points" and started.real_points is None
+    assert RunFolder(run_dir).real_points().shape == (1000, 2)
+    samples = [e for e in read if isinstance(e, ev.SamplesEvent)]
+    assert samples[-1].path == "samples/step_0000006.png" and samples[-1].points is None
+    assert ev.event_from_record({"type": "resume", "step": 3}) is None
+    assert ev.event_from_record({"type": "step"}) is None  # damaged: no step

@@ -21,6 +21,9 @@ class StartedEvent:
     params_g: int
     params_d: int
     run_dir: str | None
+    kind: str = "images"  # the dataset's kind: "images" or "points"
+    classes: tuple[str, ...] = ()  # class names when the model is conditional
+    real_points: np.ndarray | None = None  # 2-D data: a sample of real points to draw
 
 
 @dataclass(frozen=True)
@@ -162,7 +165,47 @@ def event_record(event: Any) -> dict[str, Any]:
     if isinstance(event, StatusEvent):
         return {"type": "status", **event.__dict__}
     if isinstance(event, StartedEvent):
-        return {"type": "started", **event.__dict__}
+        record = {k: v for k, v in event.__dict__.items() if k != "real_points"}
+        return {"type": "started", **record, "classes": list(event.classes)}
     if isinstance(event, DoneEvent):
         return {"type": "done", **event.__dict__}
     raise TypeError(f"not a trainer event: {event!r}")
+
+
+_RECORD_TYPES = {
+    "step": StepEvent, "eval": EvalEvent, "alert": AlertEvent, "hyper": HyperEvent,
+    "status": StatusEvent, "done": DoneEvent,
+}
+
+
+def event_from_record(record: dict[str, Any]) -> Any | None:
+    """The event a metrics.jsonl record was written from (None for bookkeeping records).
+
+    Sample and checkpoint events come back with their file paths and no arrays; a missing
+    value (a non-finite number is written as null) reads as NaN.
+    """
+    kind = record.get("type")
+    try:
+        if kind == "eval":
+            metrics = {k: v for k, v in record.items() if k not in ("type", "step")}
+            return EvalEvent(record["step"], metrics)
+        if kind == "samples":
+            return SamplesEvent(record["step"], path=record.get("file"))
+        if kind == "checkpoint":
+            return CheckpointEvent(record["step"], record.get("file") or "",
+                                   record.get("state") or "", bool(record.get("final")))
+        if kind == "started":
+            fields = {k: record[k] for k in StartedEvent.__dataclass_fields__ if k in record}
+            fields["classes"] = tuple(record.get("classes") or ())
+            fields.pop("real_points", None)
+            return StartedEvent(**fields)
+        cls = _RECORD_TYPES.get(kind)
+        if cls is None:
+            return None
+        fields = {k: record.get(k) for k in cls.__dataclass_fields__}
+        if cls is StepEvent:
+            fields = {k: float("nan") if v is None else v for k, v in fields.items()}
+            fields["step"], fields["d_steps"] = int(record["step"]), int(record.get("d_steps", 1))
+        return cls(**fields)
+    except (KeyError, TypeError, ValueError):
+        return None

@@ -69,25 +69,46 @@ def save_png(path: str | Path, image: np.ndarray) -> Path:
 def render_points(
     points: np.ndarray,
     size: int = 384,
-    extent: float | None = None,
+    extent: tuple[float, float, float, float] | None = None,
     reference: np.ndarray | None = None,
+    field: np.ndarray | None = None,
 ) -> np.ndarray:
-    """A scatter of 2-D points as an RGB image (real points in grey under generated ones)."""
+    """A 2-D snapshot as an RGB image: D's field behind, real points grey, generated blue."""
     from PIL import ImageDraw
 
-    every = [p for p in (points, reference) if p is not None and len(p)]
     if extent is None:
-        extent = max(float(np.abs(np.concatenate(every)).max()) * 1.1 if every else 1.0, 1.0)
-    image = Image.new("RGB", (size, size), (250, 250, 250))
+        every = [p for p in (points, reference) if p is not None and len(p)]
+        half = max(float(np.abs(np.concatenate(every)).max()) * 1.1 if every else 1.0, 1.0)
+        extent = (-half, half, -half, half)
+    x0, x1, y0, y1 = extent
+    if field is not None:
+        image = Image.fromarray(_field_colours(field)).resize((size, size), Image.BILINEAR)
+    else:
+        image = Image.new("RGB", (size, size), (250, 250, 250))
     draw = ImageDraw.Draw(image)
 
     def plot(p: np.ndarray, colour: tuple[int, int, int]) -> None:
-        pixels = (np.asarray(p, np.float64) / extent * 0.5 + 0.5) * (size - 1)
-        for x, y in pixels:
+        p = np.asarray(p, np.float64)
+        xs = (p[:, 0] - x0) / (x1 - x0) * (size - 1)
+        ys = (y1 - p[:, 1]) / (y1 - y0) * (size - 1)
+        for x, y in zip(xs, ys):
             if 0 <= x < size and 0 <= y < size:
-                draw.ellipse((x - 1.5, size - 1 - y - 1.5, x + 1.5, size - 1 - y + 1.5), colour)
+                draw.ellipse((x - 1.5, y - 1.5, x + 1.5, y + 1.5), colour)
 
     if reference is not None:
-        plot(reference, (190, 190, 190))
+        plot(reference, (120, 120, 120))
     plot(points, (31, 119, 180))
     return np.asarray(image)
+
+
+def _field_colours(field: np.ndarray) -> np.ndarray:
+    """D's output → pale red (fake) … white … pale green (real), centred on its midpoint."""
+    f = np.asarray(field, np.float64)
+    lo, hi = np.nanmin(f), np.nanmax(f)
+    mid = 0.5 if lo >= 0 and hi <= 1 else (lo + hi) / 2
+    span = max(hi - mid, mid - lo, 1e-6)
+    t = np.clip((f - mid) / span, -1, 1)[..., None]
+    white = np.array([250.0, 250.0, 250.0])
+    real, fake = np.array([200.0, 235.0, 205.0]), np.array([245.0, 205.0, 205.0])
+    rgb = np.where(t >= 0, white + t * (real - white), white - t * (fake - white))
+    return rgb.astype(np.uint8)

@@ -43,6 +43,7 @@ from ganstudio.engine.events import (
 )
 
 RUN_FORMAT_VERSION = 1
+REAL_POINTS = "real.npz"  # 2-D runs: the real points the snapshots are drawn against
 FLUSH_SECONDS = 0.5
 _SAMPLE_NAME = re.compile(r"step_(\d+)\.(png|npz)$")
 
@@ -95,6 +96,11 @@ class RunWriter:
         if isinstance(event, SamplesEvent):
             event = self._write_samples(event)
         elif isinstance(event, StartedEvent):
+            if event.real_points is not None:
+                self.reference_points = event.real_points
+                buffer = io.BytesIO()
+                np.savez(buffer, points=event.real_points)
+                atomic_write_bytes(self.path / "samples" / REAL_POINTS, buffer.getvalue())
             self._meta.update(
                 total_steps=event.total_steps, device=event.device,
                 device_name=event.device_name, params_g=event.params_g, params_d=event.params_d,
@@ -138,7 +144,8 @@ class RunWriter:
                 arrays["extent"] = np.asarray(event.extent, dtype=np.float64)
             np.savez(buffer, **arrays)
             atomic_write_bytes(png.with_suffix(".npz"), buffer.getvalue())
-            save_png(png, render_points(event.points, reference=self.reference_points))
+            save_png(png, render_points(event.points, extent=event.extent,
+                                        reference=self.reference_points, field=event.field))
         return replace(event, path=str(png.relative_to(self.path)))
 
     def _write_meta(self) -> None:
@@ -245,6 +252,12 @@ class RunFolder:
                 npz = p.with_suffix(".npz")
                 out.append(SampleFile(int(m.group(1)), p, npz if npz.exists() else None))
         return out
+
+    def real_points(self) -> np.ndarray | None:
+        path = self.path / "samples" / REAL_POINTS
+        if not path.is_file():
+            return None
+        return load_points_sample(path).points
 
     def latest_checkpoint(self) -> Path | None:
         from ganstudio.engine.checkpoint import resolve_checkpoint

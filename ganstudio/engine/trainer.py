@@ -68,6 +68,8 @@ GUARD_EVERY = 100
 # Steps between reads of the loss scalars on an accelerator (each read is a GPU-to-CPU sync).
 # On the CPU there is no sync to save, so every step is reported as it happens.
 ACCELERATOR_REPORT_EVERY = 20
+# Real points drawn beside the generated ones in 2-D snapshots.
+REFERENCE_POINTS = 1000
 # The side of the grid on which D's output is sampled for 2-D snapshots.
 FIELD_SIZE = 64
 # The divergence warning: D(x) and D(G(z)) smoothed over about this many steps.
@@ -174,12 +176,13 @@ class Trainer:
 
     def run(self) -> Iterator:
         self._setup()
+        self.reference_points = None
+        if not self.info.is_image:
+            pick = torch.randperm(len(self.data), generator=torch.Generator().manual_seed(0))
+            self.reference_points = self.data.x[pick[:REFERENCE_POINTS]].numpy()
         writer = None
         if self.run_dir is not None:
             writer = RunWriter(self.run_dir, self.config, self.info.to_dict())
-            if not self.info.is_image:
-                pick = torch.randperm(len(self.data), generator=torch.Generator().manual_seed(0))
-                writer.reference_points = self.data.x[pick[:1000]].numpy()
         emit = writer.write if writer is not None else (lambda e: e)
         status = "failed"
         try:
@@ -200,6 +203,9 @@ class Trainer:
             device_name=describe(self.device, self.amp_dtype),
             params_g=_count(self.G), params_d=_count(self.D),
             run_dir=str(self.run_dir) if self.run_dir else None,
+            kind=self.info.kind,
+            classes=self.info.classes if self.conditional else (),
+            real_points=self.reference_points,
         )
         if self.step == 0:
             yield self._snapshot()
