@@ -30,3 +30,38 @@ def tiny_config():
         return cfg
 
     return make
+
+
+@pytest.fixture
+def app_settings(tmp_path):
+    """App settings in an ini file of the test's own, with runs under tmp_path."""
+    from PySide6.QtCore import QSettings
+
+    from ganstudio.app.settings import AppSettings
+
+    settings = AppSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    settings.set_runs_dir(tmp_path / "runs")
+    return settings
+
+
+@pytest.fixture
+def window(qtbot, app_settings, monkeypatch):
+    """The main window, offscreen. At teardown any training is stopped and awaited.
+
+    Not registered with qtbot.addWidget: pytest-qt closes those before fixtures finish,
+    which would ask the user whether to stop a run still training.
+    """
+    from ganstudio.app import theme
+    from ganstudio.app.main_window import MainWindow
+
+    theme.configure_pyqtgraph()
+    win = MainWindow(app_settings)
+    win.show()
+    yield win
+    monkeypatch.setattr(MainWindow, "_confirm_stop", lambda self, text: True)
+    if win.session is not None and win.session.is_active():
+        win.session.stop()
+        assert win.session.wait(30_000), "the training thread did not end"
+    win.close()
+    win.deleteLater()
+    qtbot.wait(1)  # let the deferred delete run inside the test's Qt session

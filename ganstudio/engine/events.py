@@ -51,6 +51,7 @@ class SamplesEvent:
     points: np.ndarray | None = None  # (N, 2) float32
     labels: np.ndarray | None = None  # per point or per grid cell, when conditional
     nrow: int = 0  # grid cells per row
+    n: int = 0  # samples in the grid (or points)
     path: str | None = None  # the PNG in the run folder, once written
     # 2-D data: D's output on a regular grid over ``extent`` (x0, x1, y0, y1), row-major
     # with y growing downwards, as GAN Lab shows the discriminator behind the points
@@ -154,7 +155,8 @@ def event_record(event: Any) -> dict[str, Any]:
     if isinstance(event, EvalEvent):
         return {"type": "eval", "step": event.step, **event.metrics}
     if isinstance(event, SamplesEvent):
-        return {"type": "samples", "step": event.step, "file": event.path}
+        return {"type": "samples", "step": event.step, "file": event.path, "nrow": event.nrow,
+                "n": event.n}
     if isinstance(event, CheckpointEvent):
         return {"type": "checkpoint", "step": event.step, "file": event.path,
                 "state": event.state_path, "final": event.final}
@@ -190,7 +192,8 @@ def event_from_record(record: dict[str, Any]) -> Any | None:
             metrics = {k: v for k, v in record.items() if k not in ("type", "step")}
             return EvalEvent(record["step"], metrics)
         if kind == "samples":
-            return SamplesEvent(record["step"], path=record.get("file"))
+            return SamplesEvent(record["step"], path=record.get("file"),
+                                nrow=int(record.get("nrow") or 0), n=int(record.get("n") or 0))
         if kind == "checkpoint":
             return CheckpointEvent(record["step"], record.get("file") or "",
                                    record.get("state") or "", bool(record.get("final")))

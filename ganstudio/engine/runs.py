@@ -110,11 +110,12 @@ class RunWriter:
             self._write_meta()
         record = event_record(event)
         self._append({k: _finite(v) for k, v in record.items()})
-        if isinstance(event, DoneEvent):
-            self._meta.update(status=event.reason, step=event.step)
-            self._write_meta()
         if not isinstance(event, StepEvent) or time.monotonic() - self._last_flush > FLUSH_SECONDS:
             self.flush()
+        if isinstance(event, DoneEvent):
+            # after the flush: a reader that sees the final status has every record already
+            self._meta.update(status=event.reason, step=event.step)
+            self._write_meta()
         return event
 
     def _append(self, record: dict) -> None:

@@ -84,11 +84,13 @@ class Trainer:
         config: RunConfig,
         run_dir: str | Path | None = None,
         resume: str | Path | None = None,
+        commands: queue.SimpleQueue | None = None,
     ):
         self.config = validate(config)
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.resume_path = Path(resume) if resume is not None else None
-        self.commands: queue.SimpleQueue = queue.SimpleQueue()
+        # A caller may hand in the queue, so it can send commands before the trainer exists.
+        self.commands: queue.SimpleQueue = commands if commands is not None else queue.SimpleQueue()
         self.step = 0
 
     # --- commands, callable from any thread (SimpleQueue.put is even signal-safe) ----------
@@ -399,9 +401,10 @@ class Trainer:
         labels = self.fixed_y.cpu().numpy() if self.fixed_y is not None else None
         if self.info.is_image:
             grid = make_grid(to_uint8(out, self.output_range), self.grid_nrow)
-            return SamplesEvent(self.step, grid=grid, labels=labels, nrow=self.grid_nrow)
+            return SamplesEvent(self.step, grid=grid, labels=labels, nrow=self.grid_nrow,
+                                n=out.shape[0])
         field = self._discriminator_field()
-        return SamplesEvent(self.step, points=out.cpu().numpy(), labels=labels,
+        return SamplesEvent(self.step, points=out.cpu().numpy(), labels=labels, n=out.shape[0],
                             field=field, extent=self.view_extent)
 
     @torch.no_grad()

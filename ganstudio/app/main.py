@@ -1,0 +1,48 @@
+"""Starting the app: the window first, torch afterwards (in the background)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication
+
+from ganstudio import __version__
+from ganstudio.app import theme
+
+
+def create_app(argv: list[str] | None = None) -> QApplication:
+    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv)
+    app.setApplicationName("GAN Studio")
+    app.setOrganizationName("GAN Studio")
+    app.setApplicationVersion(__version__)
+    app.setDesktopFileName("ganstudio")
+    icon = _icon()
+    if icon is not None:
+        app.setWindowIcon(icon)
+    theme.apply(app)
+    return app
+
+
+def _icon() -> QIcon | None:
+    from ganstudio.resources import resources_dir
+
+    try:
+        path = resources_dir() / "icons" / "ganstudio.svg"
+    except FileNotFoundError:
+        return None
+    return QIcon(str(path)) if path.is_file() else None
+
+
+def run_app(open_path: str | Path | None = None, explore: bool = False) -> int:
+    app = create_app()
+    from ganstudio.app.main_window import MainWindow
+
+    window = MainWindow()
+    window.show()
+    QTimer.singleShot(0, window.warm_up)
+    if open_path is not None:
+        QTimer.singleShot(0, lambda: window.open_path(open_path))
+    return app.exec()

@@ -1,0 +1,974 @@
+"""The live training curves: losses, D's outputs and gradient norms on three linked plots.
+
+The view reads a ``MetricHistory`` and redraws from it on a timer, never on every appended
+row. With a million rows a plain ``setData`` of the full columns costs far more than a frame,
+so each series keeps a min/max envelope over buckets of 2ᵏ rows, extended as rows arrive, and
+the curves are fed one or two buckets per pixel: the same picture as pyqtgraph's peak
+downsampling, at a cost that does not grow with the run. Smoothing (TensorBoard's debiased
+EMA) is extended the same way, from the running state of the average.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from functools import partial
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent, QObject, QPointF, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QGraphicsItem,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+from superqt import QLabeledDoubleSlider
+from superqt.utils import qthrottled
+
+from ganstudio.app import theme
+from ganstudio.app.history import MetricHistory, debiased_ema
+
+# (title, metrics) of each plot, top to bottom.
+PLOTS = (
+    ("Loss", ("loss_g", "loss_d")),
+    ("D output", ("d_real", "d_fake")),
+    ("Gradient norm", ("grad_g", "grad_d")),
+)
+METRICS = tuple(name for _, names in PLOTS for name in names)
+X_AXES = {"step": ("step", "Step"), "time": ("elapsed", "Wall time")}  # choice: (column, label)
+MAX_SMOOTHING = 0.99
+# The raw series behind a smoothed one, faint as TensorBoard draws it, and the grid lines:
+# opaque colours mixed with the background, because Qt's raster engine draws translucent
+# lines several times slower than opaque ones (a plain grid cost ~9 ms per plot per frame).
+RAW_OPACITY = 0.3
+GRID_OPACITY = 0.14
+BUCKETS_PER_PIXEL = 1.5
+# Room left around the data when a range is fitted, as fractions of the data's span: (before,
+# after) on x, where new steps arrive, and on y. A range is refitted only when the data leaves
+# it or fills less than RANGE_SLACK of it, so a growing run moves the axes every few percent
+# of growth, not on every frame (redrawing the axes is a good part of a frame's cost).
+X_ROOM = (0.01, 0.03)
+Y_ROOM = (0.05, 0.05)
+RANGE_SLACK = 0.8
+AXIS_WIDTH = 58  # px: the same for all three plots, so that their x axes line up
+
+
+class LossPlot(QWidget):
+    """Three stacked plots of a run's metrics with linked x axes, smoothing and a hover read-out.
+
+    The owner calls ``refresh()`` from a ~30 Hz timer (or ``start_auto_refresh()``); it redraws
+    only when the history or a setting changed. Follow-latest keeps all data in view; zooming or
+    panning with the mouse turns it off, and ``reset_zoom()`` turns it back on.
+    """
+
+    settings_changed = Signal()  # smoothing, log scale or x axis changed: worth persisting
+    follow_latest_changed = Signal(bool)  # also when a zoom with the mouse turned it off
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._history: MetricHistory | None = None
+        self._smoothing = 0.0
+        self._log_scale = False
+        self._x_axis = "step"
+        self._follow = True
+        self._hover_row: int | None = None
+        self._readout_plain = ""
+        self._dirty = True  # a setting or the view changed: the next refresh redraws
+        self._refit = True  # the next draw fits the ranges afresh, even if the data fits now
+        self._drawn_version: int | None = None
+        self._raw = _PeakEnvelopes()  # of the METRICS columns, in that order
+        self._smoothed = _SmoothedSeries()
+        # Per plot: fit y to the data in view (until the user zooms or pans that plot's y).
+        self._auto_y = [True] * len(PLOTS)
+        self._rows_seen = 0
+        self._last_row: np.ndarray | None = None  # row rows_seen - 1, to notice a rewrite
+
+        self._build_controls()
+        self._build_plots()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.setSpacing(4)
+        layout.addLayout(self._controls)
+        layout.addWidget(self._readout)
+        layout.addWidget(self._canvas, 1)
+
+        self._timer = QTimer(self)
+        self._timer.timeout.connect(self.refresh)
+        # View changes (zoom, pan, resize) arrive in storms; one redraw after the storm will do.
+        self._view_changed = QTimer(self)
+        self._view_changed.setSingleShot(True)
+        self._view_changed.setInterval(0)
+        self._view_changed.timeout.connect(self._on_view_changed_timeout)
+        self._show_readout()
+
+    # ---------------------------------------------------------------- construction
+
+    def _build_controls(self) -> None:
+        self._smoothing_slider = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
+        self._smoothing_slider.setRange(0.0, MAX_SMOOTHING)
+        self._smoothing_slider.setSingleStep(0.01)
+        self._smoothing_slider.setValue(0.0)
+        self._smoothing_slider.setFixedWidth(140)
+        self._smoothing_slider.setToolTip(
+            "TensorBoard's debiased exponential moving average. 0 draws the raw values; "
+            "higher values smooth more and draw the raw values faintly behind.")
+        self._smoothing_slider.valueChanged.connect(self._on_smoothing_slider_changed)
+        smoothing_label = QLabel("Smoothing")
+        smoothing_label.setToolTip(self._smoothing_slider.toolTip())
+
+        self._log_check = QCheckBox("Log scale")
+        self._log_check.setToolTip("Logarithmic y axes. Zero and negative values are not shown.")
+        self._log_check.toggled.connect(self.set_log_scale)
+        self._log_note = QLabel("≤ 0 hidden")
+        self._log_note.setStyleSheet(f"color: {theme.WARNING};")
+        self._log_note.hide()
+
+        self._x_combo = QComboBox()
+        for key, (_, label) in X_AXES.items():
+            self._x_combo.addItem(label, key)
+        self._x_combo.setToolTip("Plot against the training step or the wall-clock time.")
+        self._x_combo.currentIndexChanged.connect(
+            lambda index: self.set_x_axis(self._x_combo.itemData(index)))
+        x_label = QLabel("X axis")
+        x_label.setToolTip(self._x_combo.toolTip())
+
+        self._follow_button = QToolButton()
+        self._follow_button.setText("Follow latest")
+        self._follow_button.setCheckable(True)
+        self._follow_button.setChecked(True)
+        self._follow_button.setToolTip(
+            "Keep all data in view as it arrives. Zooming or panning turns this off.")
+        self._follow_button.toggled.connect(self.set_follow_latest)
+        reset_button = QToolButton()
+        reset_button.setText("Reset zoom")
+        reset_button.setToolTip("Show all data and follow new data again (or double-click a plot).")
+        reset_button.clicked.connect(self.reset_zoom)
+
+        # The read-out: the step and time in the row of controls, the values below it.
+        self._position = _TextRuns(align_right=True)
+        self._readout = _TextRuns()
+        self._readout.setToolTip("Values at the step under the mouse, or at the latest step. "
+                                 "With smoothing: the smoothed value, then the raw one.")
+        self._position.setToolTip(self._readout.toolTip())
+
+        self._controls = QHBoxLayout()
+        self._controls.setContentsMargins(2, 0, 2, 0)
+        self._controls.setSpacing(6)
+        for widget in (smoothing_label, self._smoothing_slider):
+            self._controls.addWidget(widget)
+        self._controls.addSpacing(10)
+        self._controls.addWidget(self._log_check)
+        self._controls.addWidget(self._log_note)
+        self._controls.addSpacing(10)
+        self._controls.addWidget(x_label)
+        self._controls.addWidget(self._x_combo)
+        self._controls.addWidget(self._position, 1)
+        self._controls.addSpacing(10)
+        self._controls.addWidget(self._follow_button)
+        self._controls.addWidget(reset_button)
+
+    def _build_plots(self) -> None:
+        self._canvas = pg.GraphicsLayoutWidget()
+        self._canvas.setBackground(theme.BACKGROUND)
+        self._canvas.ci.setContentsMargins(2, 4, 8, 2)
+        self._canvas.ci.setSpacing(6)
+        self._canvas.installEventFilter(self)
+        self._x_axis_item = _XAxisItem(orientation="bottom")
+        self._plots: list[pg.PlotItem] = []
+        self._curves: dict[str, pg.PlotDataItem] = {}
+        self._raw_curves: dict[str, pg.PlotDataItem] = {}
+        self._hover_lines: list[pg.InfiniteLine] = []
+        for row, (title, names) in enumerate(PLOTS):
+            last = row == len(PLOTS) - 1
+            axes = {"left": _YAxisItem(orientation="left")}
+            if last:
+                axes["bottom"] = self._x_axis_item
+            plot = self._canvas.addPlot(row=row, col=0, axisItems=axes)
+            legend = plot.addLegend(offset=(-6, 4), colCount=len(names), horSpacing=4,
+                                    brush=pg.mkBrush(theme.PANEL),
+                                    pen=pg.mkPen(theme.BORDER), labelTextColor=theme.TEXT,
+                                    labelTextSize="8pt")
+            legend.layout.setContentsMargins(4, 0, 4, 0)
+            self._style_plot(plot, title, show_x=last)
+            for name in names:  # raw first, so that every smoothed curve is drawn over them
+                raw = _over_background(theme.SERIES[name], RAW_OPACITY)
+                self._raw_curves[name] = self._add_curve(plot, raw, None)
+                self._raw_curves[name].hide()
+            for name in names:
+                self._curves[name] = self._add_curve(plot, QColor(theme.SERIES[name]),
+                                                     theme.SERIES_NAMES[name])
+            line = pg.InfiniteLine(angle=90, movable=False,
+                                   pen=pg.mkPen(theme.MUTED, width=1,
+                                                style=Qt.PenStyle.DashLine))
+            line.hide()
+            plot.addItem(line, ignoreBounds=True)
+            self._hover_lines.append(line)
+            plot.vb.sigRangeChangedManually.connect(
+                partial(self._on_view_range_changed_manually, row))
+            self._plots.append(plot)
+        master = self._plots[-1].vb
+        master.setXRange(0, 100, padding=0)  # until the first steps arrive
+        for plot in self._plots[:-1]:
+            plot.setXLink(master)
+        master.sigXRangeChanged.connect(self._on_master_x_range_changed)
+        master.sigResized.connect(self._on_master_resized)
+        self._mouse_proxy = pg.SignalProxy(self._canvas.scene().sigMouseMoved, rateLimit=60,
+                                           slot=self._on_scene_mouse_moved)
+        self._canvas.scene().sigMouseClicked.connect(self._on_scene_mouse_clicked)
+
+    @staticmethod
+    def _style_plot(plot: pg.PlotItem, title: str, show_x: bool) -> None:
+        plot.hideButtons()
+        plot.setMenuEnabled(False)
+        plot.showGrid(x=True, y=True)
+        # The view sets both ranges itself (_draw): it knows the extremes of what it feeds the
+        # curves, where pyqtgraph's autorange would measure every curve again at each paint.
+        plot.vb.enableAutoRange(x=False, y=False)
+        label_style = {"color": theme.MUTED, "font-size": "9pt"}
+        for side in ("left", "bottom"):
+            axis = plot.getAxis(side)
+            axis.setPen(pg.mkPen(theme.BORDER))
+            axis.setTextPen(pg.mkPen(theme.MUTED))
+            axis.setTickPen(pg.mkPen(_over_background(theme.MUTED, GRID_OPACITY)))
+            axis.setStyle(tickAlpha=255, maxTickLevel=1, maxTextLevel=1)
+            axis.enableAutoSIPrefix(False)  # "D output (x0.001)" reads worse than 0.2 … 0.8
+            axis.setZValue(-200)  # under the view box: grid lines behind the curves
+        plot.getAxis("left").setWidth(AXIS_WIDTH)
+        plot.setLabel("left", title, **label_style)
+        if show_x:
+            plot.setLabel("bottom", X_AXES["step"][1], **label_style)
+        else:
+            plot.getAxis("bottom").setStyle(showValues=False)
+            plot.getAxis("bottom").setHeight(4)
+        # Legends and axis titles never change while the curves move: paint them from a pixmap.
+        plot.legend.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        for side in ("left", "bottom"):
+            plot.getAxis(side).label.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+
+    @staticmethod
+    def _add_curve(plot: pg.PlotItem, colour: QColor, name: str | None) -> pg.PlotDataItem:
+        curve = pg.PlotDataItem(pen=pg.mkPen(colour, width=1), connect="finite", name=name)
+        curve.setDownsampling(auto=True, method="peak")
+        curve.setClipToView(True)
+        plot.addItem(curve)
+        return curve
+
+    # ---------------------------------------------------------------- public API
+
+    def set_history(self, history: MetricHistory) -> None:
+        """Draw this history from now on (the caches of the previous one are dropped)."""
+        self._history = history
+        self._reset_caches()
+        self._hover_row = None
+        self._dirty = self._refit = True
+        self.refresh()
+
+    def refresh(self) -> bool:
+        """Redraw if the history or a setting changed since the last draw; return whether it did."""
+        history = self._history
+        if history is None or (not self._dirty and history.version == self._drawn_version):
+            return False
+        self._draw()
+        self._drawn_version = history.version
+        self._dirty = False
+        return True
+
+    def start_auto_refresh(self, interval_ms: int = 33) -> None:
+        """Call ``refresh()`` from a timer, about 30 times a second by default."""
+        self._timer.start(interval_ms)
+
+    def stop_auto_refresh(self) -> None:
+        self._timer.stop()
+
+    def set_smoothing(self, weight: float) -> None:
+        """Smooth every series with TensorBoard's debiased EMA of this weight (0 to 0.99)."""
+        weight = min(max(float(weight), 0.0), MAX_SMOOTHING)
+        if weight == self._smoothing:
+            return
+        self._smoothing = weight
+        self._smoothing_slider.blockSignals(True)
+        self._smoothing_slider.setValue(weight)
+        self._smoothing_slider.blockSignals(False)
+        self._dirty = True
+        self.refresh()
+        self.settings_changed.emit()
+
+    def smoothing(self) -> float:
+        return self._smoothing
+
+    def set_log_scale(self, on: bool) -> None:
+        """Logarithmic y axes; zero and negative values are left out of the curves."""
+        on = bool(on)
+        if on == self._log_scale:
+            return
+        self._log_scale = on
+        self._log_check.blockSignals(True)
+        self._log_check.setChecked(on)
+        self._log_check.blockSignals(False)
+        x_range = self._plots[-1].vb.viewRange()[0]
+        for plot in self._plots:
+            plot.setLogMode(x=False, y=on)
+            plot.vb.enableAutoRange(x=False, y=False)  # PlotItem turned it on again
+        if not self._follow:
+            self._plots[-1].vb.setXRange(*x_range, padding=0)
+        self._auto_y = [True] * len(PLOTS)  # a y range in the other scale means nothing
+        self._refit = True
+        self._dirty = True
+        self.refresh()
+        self.settings_changed.emit()
+
+    def log_scale(self) -> bool:
+        return self._log_scale
+
+    def set_x_axis(self, choice: str) -> None:
+        """Plot against ``"step"`` or ``"time"`` (the run's elapsed seconds)."""
+        if choice not in X_AXES:
+            raise ValueError(f"x axis {choice!r} is not one of {', '.join(map(repr, X_AXES))}")
+        if choice == self._x_axis:
+            return
+        self._x_axis = choice
+        self._x_combo.blockSignals(True)
+        self._x_combo.setCurrentIndex(self._x_combo.findData(choice))
+        self._x_combo.blockSignals(False)
+        self._x_axis_item.set_mode(choice)
+        self._plots[-1].setLabel("bottom", X_AXES[choice][1])
+        # The old x range means nothing on the new axis: show everything again.
+        self._set_follow(True)
+        self._dirty = True
+        self.refresh()
+        self.settings_changed.emit()
+
+    def x_axis(self) -> str:
+        return self._x_axis
+
+    def set_follow_latest(self, on: bool) -> None:
+        """Keep all data in view as it arrives (on), or leave the x range to the user (off)."""
+        on = bool(on)
+        if on == self._follow:
+            return
+        self._set_follow(on)
+        self._dirty = True
+        self.refresh()
+
+    def follow_latest(self) -> bool:
+        return self._follow
+
+    def reset_zoom(self) -> None:
+        """Show all data, fit the y axes and follow new data again."""
+        self._set_follow(True)
+        self._dirty = True
+        self.refresh()
+
+    def hover_at(self, x: float) -> None:
+        """Put the hover line on the row nearest to ``x`` (on the current x axis) and show its
+        values in the read-out."""
+        self._hover_row = self._nearest_row(x)
+        self._show_hover()
+
+    def readout_text(self) -> str:
+        """The read-out as plain text: the hovered row's values, else the latest row's."""
+        return self._readout_plain
+
+    def series_data(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(x, y) of the series' main curve at full resolution: smoothed when smoothing is on.
+
+        The curve itself is fed a min/max envelope of these when there are more rows than
+        pixels; these arrays are what that envelope summarises.
+        """
+        if name not in self._curves:
+            raise KeyError(f"no series {name!r}; the series are {', '.join(METRICS)}")
+        if self._history is None or self._history.n == 0:
+            return np.empty(0), np.empty(0)
+        x = self._history.column(X_AXES[self._x_axis][0])
+        if self._smoothing > 0:
+            return x, self._smoothed.values(self._columns(), self._smoothing)[METRICS.index(name)]
+        return x, self._history.column(name)
+
+    # ---------------------------------------------------------------- drawing
+
+    def _draw(self) -> None:
+        history = self._history
+        self._notice_rewrite(history)
+        n = history.n
+        if n == 0:
+            for curve in (*self._curves.values(), *self._raw_curves.values()):
+                curve.setData([], [])
+            self._hover_row = None
+            self._show_hover()
+            self._log_note.hide()
+            return
+        x = history.column(X_AXES[self._x_axis][0])
+        vb = self._plots[-1].vb
+        if self._follow:
+            # Set the range before the data, so that clip-to-view cuts with the new range.
+            lo, hi = _finite_bounds(x)
+            if lo is not None:
+                _fit_range(vb, 0, lo, hi, X_ROOM, self._refit)
+            first, last = 0, n
+        else:
+            left, right = vb.viewRange()[0]
+            first = max(int(np.searchsorted(x, left, side="left")) - 1, 0)
+            last = min(int(np.searchsorted(x, right, side="right")) + 1, n)
+        width = vb.width()
+        buckets = max(int(width * BUCKETS_PER_PIXEL), 256) if width > 1 else 2048
+        columns = self._columns()
+        self._raw.update(columns)
+        if self._smoothing > 0:
+            smoothed = self._smoothed.values(columns, self._smoothing)
+        drawn: dict[str, list[np.ndarray]] = {}  # the y arrays fed to each metric's curves
+        for i, name in enumerate(METRICS):
+            raw = self._raw.window(i, x, columns[i], first, last, buckets)
+            raw_curve = self._raw_curves[name]
+            if self._smoothing > 0:
+                raw_curve.setData(*raw)
+                raw_curve.show()
+                main = self._smoothed.envelopes.window(i, x, smoothed[i], first, last, buckets)
+                drawn[name] = [raw[1], main[1]]
+            else:
+                if raw_curve.isVisible():
+                    raw_curve.hide()
+                    raw_curve.setData([], [])
+                main = raw
+                drawn[name] = [raw[1]]
+            self._curves[name].setData(*main)
+        self._fit_y(drawn)
+        self._refit = False
+        if self._hover_row is not None and self._hover_row >= n:
+            self._hover_row = None
+        self._show_hover()
+        self._show_log_note()
+
+    def _fit_y(self, drawn: dict[str, list[np.ndarray]]) -> None:
+        """Fit the y range of each plot the user has not zoomed to the values it draws."""
+        for index, (plot, (_, names)) in enumerate(zip(self._plots, PLOTS)):
+            if not self._auto_y[index]:
+                continue
+            bounds = [_value_range(y, self._log_scale) for name in names for y in drawn[name]]
+            bounds = [b for b in bounds if b is not None]
+            if bounds:
+                lo, hi = min(b[0] for b in bounds), max(b[1] for b in bounds)
+                if self._log_scale:
+                    lo, hi = math.log10(lo), math.log10(hi)
+                _fit_range(plot.vb, 1, lo, hi, Y_ROOM, self._refit)
+
+    def _columns(self) -> list[np.ndarray]:
+        return [self._history.column(name) for name in METRICS]
+
+    def _notice_rewrite(self, history: MetricHistory) -> None:
+        """Drop the caches when rows already drawn were removed or replaced (a truncate, a
+        clear, or a resumed run writing over them); otherwise new rows extend them."""
+        n = history.n
+        seen = self._rows_seen
+        if seen and (n < seen or not np.array_equal(self._row(history, seen - 1),
+                                                     self._last_row, equal_nan=True)):
+            self._reset_caches()
+        self._rows_seen = n
+        self._last_row = self._row(history, n - 1) if n else None
+
+    @staticmethod
+    def _row(history: MetricHistory, i: int) -> np.ndarray:
+        return np.array([history.column(name)[i] for name in ("step", "elapsed", *METRICS)])
+
+    def _reset_caches(self) -> None:
+        self._raw.clear()
+        self._smoothed.clear()
+        self._rows_seen = 0
+        self._last_row = None
+
+    def _set_follow(self, on: bool) -> None:
+        changed = on != self._follow
+        self._follow = on
+        self._follow_button.blockSignals(True)
+        self._follow_button.setChecked(on)
+        self._follow_button.blockSignals(False)
+        if on:
+            self._auto_y = [True] * len(PLOTS)
+            self._refit = True
+        if changed:
+            self.follow_latest_changed.emit(on)
+
+    def _show_log_note(self) -> None:
+        hidden = [theme.SERIES_NAMES[name] for i, name in enumerate(METRICS)
+                  if self._log_scale and self._raw.minimum(i) <= 0]
+        self._log_note.setVisible(bool(hidden))
+        if hidden:
+            self._log_note.setToolTip(f"{', '.join(hidden)} went to zero or below at some "
+                                      "steps; a log axis cannot show those values.")
+
+    # ---------------------------------------------------------------- hover read-out
+
+    def _nearest_row(self, x: float) -> int | None:
+        if self._history is None or self._history.n == 0 or not math.isfinite(x):
+            return None
+        column = self._history.column(X_AXES[self._x_axis][0])
+        i = int(np.searchsorted(column, x))
+        if i >= len(column):
+            return len(column) - 1
+        if i > 0 and abs(x - column[i - 1]) <= abs(column[i] - x):
+            return i - 1
+        return i
+
+    def _show_hover(self) -> None:
+        row = self._hover_row
+        for line in self._hover_lines:
+            line.setVisible(row is not None)
+        if row is not None:
+            x = float(self._history.column(X_AXES[self._x_axis][0])[row])
+            for line in self._hover_lines:
+                line.setValue(x)
+        self._show_readout()
+
+    def _show_readout(self) -> None:
+        history = self._history
+        if history is None or history.n == 0:
+            self._readout_plain = ""
+            self._position.set_runs([("No training steps yet", theme.MUTED, False)])
+            self._readout.set_runs([])
+            return
+        row = history.n - 1 if self._hover_row is None else self._hover_row
+        step = history.column("step")[row]
+        elapsed = history.column("elapsed")[row]
+        head = f"step {_format_step(step)}"
+        if math.isfinite(elapsed):
+            head += f" · {_format_clock(elapsed)}"
+        self._position.set_runs([("latest " if self._hover_row is None else "at ", theme.MUTED,
+                                  False), (head, theme.TEXT, True)])
+        plain, runs = [head], []
+        columns = self._columns()
+        if self._smoothing > 0:
+            smoothed_columns = self._smoothed.values(columns, self._smoothing)
+        for i, name in enumerate(METRICS):
+            label = theme.SERIES_NAMES[name]
+            value = _format_value(columns[i][row])
+            runs.append((f"{label} ", theme.SERIES[name], False))
+            if self._smoothing > 0:
+                smoothed = _format_value(smoothed_columns[i][row])
+                plain.append(f"{label} {smoothed} (raw {value})")
+                runs += [(smoothed, theme.TEXT, False), (f" ({value})", theme.MUTED, False)]
+            else:
+                plain.append(f"{label} {value}")
+                runs.append((value, theme.TEXT, False))
+            runs.append(("    ", theme.TEXT, False))
+        self._readout_plain = "  ".join(plain)
+        self._readout.set_runs(runs[:-1])
+
+    # ---------------------------------------------------------------- event handlers
+
+    @qthrottled(timeout=100, leading=True)
+    def _on_smoothing_slider_changed(self, value: float) -> None:
+        # A full recomputation of a long run takes a while: a dragged slider applies at most
+        # ten values a second, the last one always.
+        self.set_smoothing(round(value, 2))
+
+    def _on_view_range_changed_manually(self, index: int, mask) -> None:
+        # mask: which axes the mouse moved. Panning or zooming x leaves follow-latest; zooming
+        # y hands that plot's y range to the user until the zoom is reset.
+        if mask[1]:
+            self._auto_y[index] = False
+        if mask[0] and self._follow:
+            self._set_follow(False)
+        self._view_changed.start()  # the range changed before follow-latest went off
+
+    def _on_master_x_range_changed(self, *_args) -> None:
+        if not self._follow:
+            self._view_changed.start()
+
+    def _on_master_resized(self, *_args) -> None:
+        self._view_changed.start()  # the number of buckets follows the width
+
+    def _on_view_changed_timeout(self) -> None:
+        self._dirty = True
+        self.refresh()
+
+    def _on_scene_mouse_moved(self, args) -> None:
+        pos = args[0]
+        for plot in self._plots:
+            if plot.vb.sceneBoundingRect().contains(pos):
+                row = self._nearest_row(plot.vb.mapSceneToView(pos).x())
+                if row != self._hover_row:
+                    self._hover_row = row
+                    self._show_hover()
+                return
+        self._clear_hover()
+
+    def _on_scene_mouse_clicked(self, event) -> None:
+        if event.double():
+            self.reset_zoom()
+
+    def _clear_hover(self) -> None:
+        if self._hover_row is not None:
+            self._hover_row = None
+            self._show_hover()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self._canvas and event.type() == QEvent.Type.Leave:
+            self._clear_hover()
+        return super().eventFilter(watched, event)
+
+
+class _TextRuns(QWidget):
+    """One line of coloured runs of text, painted directly.
+
+    A rich-text QLabel that changes every frame costs ~1.5 ms a frame (parsing, layout and
+    relayout of its neighbours); this costs next to nothing, and its size ignores its text:
+    a narrow window cuts it off on the right.
+    """
+
+    def __init__(self, align_right: bool = False):
+        super().__init__()
+        self._runs: list[tuple[str, str, bool]] = []  # (text, colour, bold)
+        self._align_right = align_right
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.setFixedHeight(self.fontMetrics().height() + 6)
+
+    def set_runs(self, runs: list[tuple[str, str, bool]]) -> None:
+        if runs != self._runs:
+            self._runs = runs
+            self.update()
+
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self)
+        regular = QFont(self.font())
+        bold = QFont(regular)
+        bold.setBold(True)
+        fonts = [bold if is_bold else regular for _, _, is_bold in self._runs]
+        widths = [QFontMetrics(font).horizontalAdvance(text)
+                  for font, (text, _, _) in zip(fonts, self._runs)]
+        spare = self.width() - 8 - sum(widths)
+        x = 4 + spare if self._align_right and spare > 0 else 4  # too long: cut off the end
+        metrics = self.fontMetrics()
+        baseline = (self.height() + metrics.ascent() - metrics.descent()) / 2
+        for font, width, (text, colour, _) in zip(fonts, widths, self._runs):
+            painter.setFont(font)
+            painter.setPen(QColor(colour))
+            painter.drawText(QPointF(x, baseline), text)
+            x += width
+        painter.end()
+
+
+class _YAxisItem(pg.AxisItem):
+    """A y axis whose log scale labels the minor ticks (2…9 × 10ᵏ) only where they have room:
+    pyqtgraph labels them all, and over a decade or two on a short plot they overlap."""
+
+    def tickStrings(self, values, scale, spacing):
+        strings = super().tickStrings(values, scale, spacing)
+        low, high = self.range
+        if not self.logMode or (spacing is not None and spacing >= 1) or high <= low:
+            return strings
+        pixels_per_unit = self.size().height() / (high - low)
+        room = 1.2 * QFontMetrics(self.style["tickFont"] or self.font()).height()
+        taken = [float(k) for k in range(math.ceil(low), math.floor(high) + 1)]  # decades
+        kept = []
+        for value, text in zip(values, strings):
+            decade = abs(value - round(value)) < 1e-9
+            if decade or all(abs(value - t) * pixels_per_unit >= room for t in taken):
+                taken.append(value)
+                kept.append(text)
+            else:
+                kept.append("")
+        return kept
+
+
+class _XAxisItem(pg.AxisItem):
+    """The shared x axis: step counts (12.5k, 1.2M), or wall time as m:ss / h:mm:ss on round
+    units of time."""
+
+    TIME_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600,
+                  43200, 86400)
+    PIXELS_PER_TICK = 90
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._mode = "step"
+
+    def set_mode(self, mode: str) -> None:
+        self._mode = mode
+        self.picture = None
+        self.update()
+
+    def tickSpacing(self, minVal, maxVal, size):
+        span = maxVal - minVal
+        if self._mode != "time" or span <= 0 or size <= 0:
+            return super().tickSpacing(minVal, maxVal, size)
+        wanted = span / max(size / self.PIXELS_PER_TICK, 1)
+        spacing = next((s for s in self.TIME_STEPS if s >= wanted),
+                       86400 * math.ceil(wanted / 86400))
+        return [(spacing, 0)]
+
+    def tickStrings(self, values, scale, spacing):
+        if self._mode == "time":
+            return [_format_clock(v) for v in values]
+        if spacing < 1:
+            return super().tickStrings(values, scale, spacing)
+        top = max(abs(self.range[0]), abs(self.range[1]))  # one unit for every level
+        unit, suffix = (1e6, "M") if top >= 1e6 else (1e3, "k") if top >= 1e4 else (1, "")
+        decimals = max(0, -math.floor(math.log10(spacing / unit) + 1e-9))
+        return [f"{v / unit:,.{decimals}f}{suffix}" for v in values]
+
+
+class _SmoothedSeries:
+    """``debiased_ema`` of several growing columns, extended row by row, not recomputed.
+
+    The EMA is a ratio of two running sums, a numerator (of the values) and a denominator (of
+    the weights of the finite values), so new rows continue the recursion from those two
+    numbers. A new weight, or more new rows than a Python loop handles quickly, recomputes it
+    all with the vectorised ``debiased_ema``. ``envelopes`` follows the smoothed values.
+    """
+
+    LOOP_ROWS = 1024
+
+    def __init__(self):
+        self.envelopes = _PeakEnvelopes()
+        self.clear()
+
+    def clear(self) -> None:
+        self._weight = 0.0
+        self._buffer = np.empty((0, 0))  # (series, rows), with spare room
+        self._n = 0
+        self._numerators: list[float] = []
+        self._denominators: list[float] = []
+        self.envelopes.clear()
+
+    def values(self, columns: Sequence[np.ndarray], weight: float) -> np.ndarray:
+        """(series, rows): the smoothed columns; rows not seen before are smoothed now."""
+        n = len(columns[0])
+        if weight != self._weight or n < self._n:
+            self.clear()
+            self._weight = weight
+        if n - self._n > self.LOOP_ROWS or (self._n == 0 and n):
+            self._recompute(columns)
+        elif n > self._n:
+            self._extend([column[self._n:] for column in columns])
+        smoothed = self._buffer[:, : self._n]
+        self.envelopes.update(smoothed)
+        return smoothed
+
+    def _recompute(self, columns: Sequence[np.ndarray]) -> None:
+        self._buffer = np.empty((len(columns), len(columns[0])))
+        states = []
+        for i, column in enumerate(columns):
+            self._buffer[i] = debiased_ema(column, self._weight)
+            states.append(_ema_state(column, self._buffer[i], self._weight))
+        self._numerators = [numerator for numerator, _ in states]
+        self._denominators = [denominator for _, denominator in states]
+        self._n = len(columns[0])
+        self.envelopes.clear()
+
+    def _extend(self, new: list[np.ndarray]) -> None:
+        w = self._weight
+        out = np.empty((len(new), len(new[0])))
+        for i, values in enumerate(new):
+            numerator, denominator = self._numerators[i], self._denominators[i]
+            smoothed = []
+            for value in values.tolist():
+                if math.isfinite(value):
+                    numerator = w * numerator + (1 - w) * value
+                    denominator = w * denominator + (1 - w)
+                    smoothed.append(numerator / denominator)
+                else:
+                    numerator *= w
+                    denominator *= w
+                    smoothed.append(math.nan)
+            out[i] = smoothed
+            self._numerators[i], self._denominators[i] = numerator, denominator
+        self._buffer = _write(self._buffer, self._n, out)
+        self._n += out.shape[1]
+
+
+def _ema_state(values: np.ndarray, smoothed: np.ndarray, w: float) -> tuple[float, float]:
+    """The running (numerator, denominator) of ``debiased_ema`` after the last of ``values``.
+
+    The denominator is the EMA of "1 where finite": that of all ones, 1 - wⁿ, less the terms
+    of the rows that were not finite. After the last finite row both sums only decay, so their
+    ratio stays at the last smoothed value.
+    """
+    finite = np.isfinite(values)
+    last = len(values) - 1
+    gaps = np.flatnonzero(~finite)
+    denominator = 1 - w ** (last + 1) - (1 - w) * float(np.sum(w ** (last - gaps)))
+    finite_rows = np.flatnonzero(finite)
+    latest = float(smoothed[finite_rows[-1]]) if len(finite_rows) else 0.0
+    return latest * denominator, denominator
+
+
+class _PeakEnvelopes:
+    """The min and max of several growing series over buckets of 2ᵏ rows, for every k ≥ 4.
+
+    Appending rows recomputes only the last bucket of each level, for all series at once, so
+    keeping it up to date costs next to nothing; ``window`` then gives a curve of a few
+    thousand points for any number of rows, drawn as pyqtgraph's 'peak' downsampling draws it.
+    """
+
+    FIRST = 4  # the finest stored level: buckets of 16 rows; finer ones are made when asked
+
+    def __init__(self):
+        self.clear()
+
+    def clear(self) -> None:
+        self._n = 0
+        # level i: (series, buckets of 2**(FIRST + i) rows), with spare room
+        self._low: list[np.ndarray] = []
+        self._high: list[np.ndarray] = []
+
+    def update(self, columns: Sequence[np.ndarray]) -> None:
+        """Take in the rows beyond those already seen (earlier rows must be unchanged)."""
+        n = len(columns[0])
+        if n == self._n:
+            return
+        start = self._n >> self.FIRST  # the first bucket that changes
+        low = high = np.array([column[start << self.FIRST: n] for column in columns])
+        for _ in range(self.FIRST):
+            low, high = _pairs(low, high)
+        level = 0
+        while True:
+            count = -(-n >> (self.FIRST + level))  # buckets at this level
+            if level == len(self._low):
+                self._low.append(np.empty((len(columns), 0)))
+                self._high.append(np.empty((len(columns), 0)))
+            self._low[level] = _write(self._low[level], start, low)
+            self._high[level] = _write(self._high[level], start, high)
+            if count <= 1:
+                break
+            start >>= 1
+            low, high = _pairs(self._low[level][:, 2 * start: count],
+                               self._high[level][:, 2 * start: count])
+            level += 1
+        self._n = n
+
+    def minimum(self, series: int) -> float:
+        """The smallest finite value of one series (inf when it has none)."""
+        if not self._n:
+            return math.inf
+        low = float(self._low[-1][series, 0])
+        return low if math.isfinite(low) else math.inf
+
+    def window(self, series: int, x: np.ndarray, y: np.ndarray, first: int, last: int,
+               buckets: int) -> tuple[np.ndarray, np.ndarray]:
+        """(x, y) to draw rows first..last of one series with: the rows themselves when there
+        are at most 2 × ``buckets`` of them, else the extremes of at most ``buckets`` buckets."""
+        rows = last - first
+        if rows <= 2 * buckets:
+            return x[first:last], y[first:last]
+        k = max(1, math.ceil(math.log2(rows / buckets)))
+        k = min(k, self.FIRST + len(self._low) - 1)
+        j0, j1 = first >> k, -(-last >> k)
+        if k < self.FIRST:
+            low = high = y[j0 << k: j1 << k]
+            for _ in range(k):
+                low, high = _pairs(low, high)
+        else:
+            low = self._low[k - self.FIRST][series, j0:j1]
+            high = self._high[k - self.FIRST][series, j0:j1]
+        starts = x[j0 << k: j1 << k: 1 << k]
+        xs = np.repeat(starts, 2)
+        # Each bucket is a vertical stroke from one extreme to the other. Alternating the order
+        # (high-low, low-high, ...) joins neighbours low to low and high to high, which paints
+        # half the pixels of joining every low to the next high, for the same picture.
+        ys = np.empty(len(xs))
+        ys[0::4], ys[1::4] = high[0::2], low[0::2]
+        ys[2::4], ys[3::4] = low[1::2], high[1::2]
+        return xs, ys
+
+
+def _pairs(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Along the last axis: the min of each pair of ``low`` and the max of each pair of
+    ``high`` (NaN only where both are NaN); an odd last element stands alone."""
+    size = low.shape[-1]
+    even = size - size % 2
+    out_low = np.empty((*low.shape[:-1], (size + 1) // 2))
+    out_high = np.empty_like(out_low)
+    np.fmin(low[..., 0:even:2], low[..., 1:even:2], out=out_low[..., : even // 2])
+    np.fmax(high[..., 0:even:2], high[..., 1:even:2], out=out_high[..., : even // 2])
+    if even < size:
+        out_low[..., -1], out_high[..., -1] = low[..., -1], high[..., -1]
+    return out_low, out_high
+
+
+def _write(buffer: np.ndarray, at: int, values: np.ndarray) -> np.ndarray:
+    """``buffer[..., at:at + n] = values`` (n along the last axis), growing ``buffer`` by
+    doubling when it is too short; returns the buffer written to."""
+    end = at + values.shape[-1]
+    if end > buffer.shape[-1]:
+        grown = np.empty((*values.shape[:-1], max(end, 2 * buffer.shape[-1], 64)))
+        if at:
+            grown[..., :at] = buffer[..., :at]
+        buffer = grown
+    buffer[..., at:end] = values
+    return buffer
+
+
+def _value_range(y: np.ndarray, log: bool) -> tuple[float, float] | None:
+    """The smallest and largest finite values of ``y`` (positive ones only, for a log axis)."""
+    if log:
+        y = y[y > 0]
+    if not len(y):
+        return None
+    lo, hi = float(np.fmin.reduce(y)), float(np.fmax.reduce(y))
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        y = y[np.isfinite(y)]
+        if not len(y):
+            return None
+        lo, hi = float(y.min()), float(y.max())
+    return lo, hi
+
+
+def _over_background(colour: str, opacity: float) -> QColor:
+    """``colour`` drawn at ``opacity`` over the theme's background, as an opaque colour."""
+    top, bottom = QColor(colour), QColor(theme.BACKGROUND)
+    mix = [round(opacity * a + (1 - opacity) * b)
+           for a, b in zip(top.getRgb()[:3], bottom.getRgb()[:3])]
+    return QColor(*mix)
+
+
+def _fit_range(vb: pg.ViewBox, axis: int, lo: float, hi: float, room: tuple[float, float],
+               force: bool) -> None:
+    """Show lo..hi on one axis of ``vb`` with some room around it, unless (and not ``force``)
+    the current range already holds it without too much empty space."""
+    start, end = vb.viewRange()[axis]
+    span = hi - lo
+    if not force and start <= lo and hi <= end and span >= RANGE_SLACK * (end - start):
+        return
+    if span <= 0:
+        span = abs(lo) or 1.0  # one value: give it a range around itself
+    lo, hi = lo - room[0] * span, hi + room[1] * span
+    if axis == 0:
+        vb.setXRange(lo, hi, padding=0)
+    else:
+        vb.setYRange(lo, hi, padding=0)
+
+
+def _finite_bounds(x: np.ndarray) -> tuple[float | None, float | None]:
+    """First and last finite values of a sorted column (its min and max), or (None, None)."""
+    lo, hi = float(x[0]), float(x[-1])
+    if math.isfinite(lo) and math.isfinite(hi):
+        return lo, hi
+    finite = x[np.isfinite(x)]
+    return (float(finite[0]), float(finite[-1])) if len(finite) else (None, None)
+
+
+def _format_value(value: float) -> str:
+    return f"{value:.4g}" if math.isfinite(value) else "—"
+
+
+def _format_step(step: float) -> str:
+    if not math.isfinite(step):
+        return "—"
+    return f"{step:,.0f}" if step == int(step) else f"{step:g}"
+
+
+def _format_clock(seconds: float) -> str:
+    """0:07, 12:34, 1:02:03."""
+    sign = "-" if seconds < 0 else ""
+    total = round(abs(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{sign}{hours}:{minutes:02d}:{secs:02d}"
+    return f"{sign}{minutes}:{secs:02d}"

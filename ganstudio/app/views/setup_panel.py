@@ -1,0 +1,467 @@
+"""The training setup panel: every setting of a run, with good defaults and inline checks."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+from superqt import QLargeIntSpinBox
+from superqt.utils import create_worker
+
+from ganstudio.app import theme
+from ganstudio.engine.config import (
+    DEVICES,
+    LOSSES,
+    OPTIMIZERS,
+    Problem,
+    RunConfig,
+    defaults_for,
+    problems,
+)
+from ganstudio.engine.data import DATASETS
+from ganstudio.engine.nets import FAMILIES
+
+PREVIEW_COUNT = 12
+# Previews (or why there is none) by dataset and file, shared by every panel: real samples
+# do not change, and building a dataset for one takes seconds.
+_PREVIEWS: dict[str, QPixmap | str] = {}
+PREVIEW_HEIGHT = 44
+
+
+class _Row(QWidget):
+    """A field with the reason it is invalid shown right under it."""
+
+    def __init__(self, field: QWidget):
+        super().__init__()
+        self.field = field
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(field)
+        self.error = QLabel()
+        self.error.setObjectName("error")
+        self.error.setWordWrap(True)
+        self.error.hide()
+        layout.addWidget(self.error)
+
+    def set_error(self, message: str | None) -> None:
+        self.error.setText(message or "")
+        self.error.setVisible(bool(message))
+        self.field.setProperty("invalid", bool(message))
+        self.field.setStyleSheet(f"border: 1px solid {theme.ERROR};" if message else "")
+        self.field.setToolTip(message or self.field.property("help") or "")
+
+
+def _float_text(value: float) -> str:
+    return f"{value:g}"
+
+
+class SetupPanel(QWidget):
+    """Edits a RunConfig. ``problems_changed`` fires with the current invalid settings."""
+
+    config_changed = Signal()
+    problems_changed = Signal(list)
+    start_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._loading = False
+        self._devices = ["auto", "cpu"]
+        self._previews = _PREVIEWS
+        self._preview_worker = None
+        self._problems: list[Problem] = []
+        self._rows: dict[str, _Row] = {}
+        self._forms: dict[str, QFormLayout] = {}
+        self._build()
+        self.set_config(defaults_for("digits"))
+
+    # --- construction -------------------------------------------------------------------
+
+    def _build(self) -> None:
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        body = QWidget()
+        scroll.setWidget(body)
+        outer.addWidget(scroll)
+        self._form_layout = QVBoxLayout(body)
+        self._form_layout.setContentsMargins(12, 8, 12, 8)
+
+        # Data
+        self.dataset = QComboBox()
+        for info in DATASETS.values():
+            self.dataset.addItem(info.name, info.name)
+            self.dataset.setItemData(self.dataset.count() - 1, info.description,
+                                     Qt.ItemDataRole.ToolTipRole)
+        self.dataset_help = QLabel()
+        self.dataset_help.setObjectName("subtle")
+        self.dataset_help.setWordWrap(True)
+        self.points_path = QLineEdit()
+        self.points_path.setPlaceholderText("a .csv or .npy file of shape (N, 2)")
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse_points)
+        points_box = QWidget()
+        points_layout = QHBoxLayout(points_box)
+        points_layout.setContentsMargins(0, 0, 0, 0)
+        points_layout.addWidget(self.points_path, 1)
+        points_layout.addWidget(browse)
+        self.points_row_widget = points_box
+        self.preview = QLabel("Loading preview…")
+        self.preview.setObjectName("subtle")
+        self.preview.setMinimumHeight(PREVIEW_HEIGHT)
+        self.preview.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        data = self._section("Data")
+        self._add(data, "Dataset", "data.name", self.dataset)
+        data.addRow("", self.dataset_help)
+        self._add(data, "Points file", "data.path", points_box)
+        data.addRow("Real samples", self.preview)
+
+        # Model
+        self.family = QComboBox()
+        for family in FAMILIES.values():
+            self.family.addItem(family.name, family.name)
+            self.family.setItemData(self.family.count() - 1, family.description,
+                                    Qt.ItemDataRole.ToolTipRole)
+        self.conditional = QCheckBox("Class-conditional (label embedding in G, projection D)")
+        self.width = QDoubleSpinBox()
+        self.width.setRange(0.0625, 8.0)
+        self.width.setSingleStep(0.125)
+        self.width.setDecimals(3)
+        self.hidden = QSpinBox()
+        self.hidden.setRange(1, 4096)
+        self.depth = QSpinBox()
+        self.depth.setRange(1, 16)
+        self.z_dim = QSpinBox()
+        self.z_dim.setRange(0, 4096)
+        self.z_dim.setSpecialValueText("family default")
+        model = self._section("Model")
+        self._add(model, "Family", "model.family", self.family)
+        self._add(model, "", "model.conditional", self.conditional)
+        self._add(model, "Width ×", "model.width", self.width)
+        self._add(model, "Hidden units", "model.hidden", self.hidden)
+        self._add(model, "Hidden layers", "model.depth", self.depth)
+        self._add(model, "Latent size z", "model.z_dim", self.z_dim)
+
+        # Loss and optimiser
+        self.loss = QComboBox()
+        self.loss.addItems(LOSSES)
+        self.r1 = QLineEdit()
+        self.optimizer = QComboBox()
+        self.optimizer.addItems(OPTIMIZERS)
+        self.lr_g = QLineEdit()
+        self.lr_d = QLineEdit()
+        self.d_steps = QSpinBox()
+        self.d_steps.setRange(1, 100)
+        optim = self._section("Loss and optimiser")
+        self._add(optim, "Loss", "loss.name", self.loss)
+        self._add(optim, "R1 weight γ", "loss.r1_gamma", self.r1)
+        self._add(optim, "Optimiser", "optim.name", self.optimizer)
+        self._add(optim, "G learning rate", "optim.lr_g", self.lr_g)
+        self._add(optim, "D learning rate", "optim.lr_d", self.lr_d)
+        self._add(optim, "D steps per G step", "optim.d_steps", self.d_steps)
+
+        # Training
+        self.batch_size = QSpinBox()
+        self.batch_size.setRange(2, 65536)
+        self.steps = QSpinBox()
+        self.steps.setRange(1, 100_000_000)
+        self.steps.setGroupSeparatorShown(True)
+        self.ema = QCheckBox("Sample from an EMA copy of G")
+        self.seed = QLargeIntSpinBox()
+        self.seed.setRange(0, 2**63 - 1)
+        self.device = QComboBox()
+        self.device.addItems(self._devices)
+        train = self._section("Training")
+        self._add(train, "Batch size", "train.batch_size", self.batch_size)
+        self._add(train, "Steps", "train.steps", self.steps)
+        self._add(train, "", "train.ema", self.ema)
+        self._add(train, "Seed", "train.seed", self.seed)
+        self._add(train, "Device", "train.device", self.device)
+
+        self._form_layout.addStretch(1)
+        buttons = QHBoxLayout()
+        buttons.setContentsMargins(12, 8, 12, 12)
+        self.reset_button = QPushButton("Defaults")
+        self.reset_button.setToolTip("Recommended settings for this dataset")
+        self.reset_button.clicked.connect(self.reset_to_defaults)
+        self.start_button = QPushButton("Start training")
+        self.start_button.setObjectName("primary")
+        self.start_button.clicked.connect(self.start_requested)
+        buttons.addWidget(self.reset_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.start_button)
+        outer.addLayout(buttons)
+
+        self.dataset.currentIndexChanged.connect(self._on_dataset_changed)
+        self.family.currentIndexChanged.connect(self._on_family_changed)
+        for combo in (self.loss, self.optimizer, self.device):
+            combo.currentIndexChanged.connect(self._on_edited)
+        for check in (self.conditional, self.ema):
+            check.toggled.connect(self._on_edited)
+        for spin in (self.width, self.hidden, self.depth, self.z_dim, self.d_steps,
+                     self.batch_size, self.steps, self.seed):
+            spin.valueChanged.connect(self._on_edited)
+        for line in (self.points_path, self.r1, self.lr_g, self.lr_d):
+            line.textChanged.connect(self._on_edited)
+        self.points_path.editingFinished.connect(self._refresh_preview)
+
+    def _section(self, title: str) -> QFormLayout:
+        heading = QLabel(title)
+        heading.setStyleSheet(f"color: {theme.TEXT}; font-weight: 600; padding-top: 10px;")
+        self._form_layout.addWidget(heading)
+        form = QFormLayout()
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self._form_layout.addLayout(form)
+        return form
+
+    def _add(self, form: QFormLayout, label: str, name: str, field: QWidget) -> None:
+        row = _Row(field)
+        self._rows[name] = row
+        self._forms[name] = form
+        form.addRow(label, row)
+
+    def sizeHint(self) -> QSize:
+        return QSize(340, 720)
+
+    # --- config in and out --------------------------------------------------------------
+
+    def set_devices(self, names: list[str]) -> None:
+        current = self.device.currentText()
+        self._devices = list(names)
+        self._loading = True
+        self.device.clear()
+        self.device.addItems(self._devices)
+        self.device.setCurrentText(current if current in self._devices else "auto")
+        self._loading = False
+
+    def set_config(self, cfg: RunConfig) -> None:
+        self._loading = True
+        try:
+            self.dataset.setCurrentIndex(max(0, self.dataset.findData(cfg.data.name)))
+            self.points_path.setText(cfg.data.path or "")
+            self.family.setCurrentIndex(max(0, self.family.findData(cfg.model.family)))
+            self.conditional.setChecked(cfg.model.conditional)
+            self.width.setValue(cfg.model.width)
+            self.hidden.setValue(cfg.model.hidden)
+            self.depth.setValue(cfg.model.depth)
+            self.z_dim.setValue(cfg.model.z_dim or 0)
+            self.loss.setCurrentText(cfg.loss.name)
+            self.r1.setText(_float_text(cfg.loss.r1_gamma))
+            self.optimizer.setCurrentText(cfg.optim.name)
+            self.lr_g.setText(_float_text(cfg.optim.lr_g))
+            self.lr_d.setText(_float_text(cfg.optim.lr_d))
+            self.d_steps.setValue(cfg.optim.d_steps)
+            self.batch_size.setValue(cfg.train.batch_size)
+            self.steps.setValue(cfg.train.steps)
+            self.ema.setChecked(cfg.train.ema)
+            self.seed.setValue(cfg.train.seed)
+            if cfg.train.device in self._devices:
+                self.device.setCurrentText(cfg.train.device)
+            self._hidden_settings = cfg  # everything the panel has no widget for
+        finally:
+            self._loading = False
+        self._update_visibility()
+        self._revalidate()
+        self._refresh_preview()
+
+    def config(self) -> RunConfig:
+        """The settings as shown (a value that does not parse keeps its old number)."""
+        return self._read()[0]
+
+    def _read(self) -> tuple[RunConfig, list[Problem]]:
+        cfg = RunConfig.from_dict(self._hidden_settings.to_dict())
+        parse: list[Problem] = []
+
+        def number(name: str, line: QLineEdit, old: float) -> float:
+            text = line.text().strip()
+            try:
+                value = float(text)
+            except ValueError:
+                parse.append(Problem(name, f"{text!r} is not a number (e.g. 2e-4)"))
+                return old
+            if not math.isfinite(value):
+                parse.append(Problem(name, "must be a finite number"))
+                return old
+            return value
+
+        cfg.data.name = self.dataset.currentData()
+        cfg.data.path = self.points_path.text().strip() or None
+        if cfg.data.name == "points" and cfg.data.path and not Path(cfg.data.path).is_file():
+            parse.append(Problem("data.path", f"{cfg.data.path} does not exist"))
+        cfg.model.family = self.family.currentData()
+        cfg.model.conditional = self.conditional.isChecked()
+        cfg.model.width = self.width.value()
+        cfg.model.hidden = self.hidden.value()
+        cfg.model.depth = self.depth.value()
+        cfg.model.z_dim = self.z_dim.value() or None
+        cfg.loss.name = self.loss.currentText()
+        cfg.loss.r1_gamma = number("loss.r1_gamma", self.r1, cfg.loss.r1_gamma)
+        cfg.optim.name = self.optimizer.currentText()
+        cfg.optim.lr_g = number("optim.lr_g", self.lr_g, cfg.optim.lr_g)
+        cfg.optim.lr_d = number("optim.lr_d", self.lr_d, cfg.optim.lr_d)
+        cfg.optim.d_steps = self.d_steps.value()
+        cfg.train.batch_size = self.batch_size.value()
+        cfg.train.steps = self.steps.value()
+        cfg.train.ema = self.ema.isChecked()
+        cfg.train.seed = int(self.seed.value())
+        cfg.train.device = self.device.currentText() if self.device.currentText() in DEVICES \
+            else "auto"
+        return cfg, parse
+
+    def problems(self) -> list[Problem]:
+        return list(self._problems)
+
+    def reset_to_defaults(self) -> None:
+        current = self.config()
+        fresh = defaults_for(current.data.name)
+        fresh.data.path = current.data.path
+        fresh.train.seed, fresh.train.device = current.train.seed, current.train.device
+        self.set_config(fresh)
+        self.config_changed.emit()
+
+    # --- reactions ----------------------------------------------------------------------
+
+    def _on_dataset_changed(self) -> None:
+        if self._loading:
+            return
+        self.reset_to_defaults()
+
+    def _on_family_changed(self) -> None:
+        if self._loading:
+            return
+        self._update_visibility()
+        self._on_edited()
+
+    def _on_edited(self) -> None:
+        if self._loading:
+            return
+        self._update_visibility()
+        self._revalidate()
+        self.config_changed.emit()
+
+    def _update_visibility(self) -> None:
+        name = self.dataset.currentData()
+        family = self.family.currentData()
+        info = DATASETS[name]
+        self.dataset_help.setText(info.description)
+        self._set_row_visible("data.path", name == "points")
+        self._set_row_visible("model.width", family == "dcgan")
+        self._set_row_visible("model.hidden", family == "toy")
+        self._set_row_visible("model.depth", family == "toy")
+        can_condition = bool(FAMILIES[family].conditional and info.classes)
+        self._set_row_visible("model.conditional", can_condition or self.conditional.isChecked())
+
+    def _set_row_visible(self, name: str, visible: bool) -> None:
+        self._forms[name].setRowVisible(self._rows[name], visible)
+
+    def _revalidate(self) -> None:
+        cfg, parse = self._read()
+        parsed_fields = {p.field for p in parse}
+        found = parse + [p for p in problems(cfg) if p.field not in parsed_fields]
+        by_field: dict[str, str] = {}
+        for p in found:
+            by_field.setdefault(p.field, p.message)
+        for name, row in self._rows.items():
+            row.set_error(by_field.get(name))
+        unplaced = [p for p in found if p.field not in self._rows]
+        for p in unplaced:  # a setting with no widget of its own: show it on the dataset row
+            self._rows["data.name"].set_error(str(p))
+        self._problems = found
+        self.start_button.setEnabled(not found)
+        self.start_button.setToolTip(
+            "Fix the marked settings first" if found else "Start a run with these settings")
+        self.problems_changed.emit(found)
+
+    def _browse_points(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Choose a points file", str(Path.home()), "Points (*.csv *.npy *.txt)")
+        if path:
+            self.points_path.setText(path)
+            self._refresh_preview()
+
+    # --- the strip of real samples ------------------------------------------------------
+
+    def _refresh_preview(self) -> None:
+        name = self.dataset.currentData()
+        path = self.points_path.text().strip() if name == "points" else ""
+        key = f"{name}:{path}"
+        cached = self._previews.get(key)
+        if isinstance(cached, QPixmap):
+            self.preview.setPixmap(cached)
+            return
+        if isinstance(cached, str):
+            self.preview.setText(cached)
+            return
+        if name == "points" and not path:
+            self.preview.setText("Choose a file to see its points.")
+            return
+        self.preview.setText("Loading preview…")
+        worker = create_worker(_preview, key, name, path or None, _start_thread=False)
+        # a bound method, so the connection dies with this panel if the window closes first
+        worker.returned.connect(self._on_preview)
+        self._preview_worker = worker
+        worker.start()
+
+    def _on_preview(self, keyed: tuple[str, np.ndarray | str]) -> None:
+        key, result = keyed
+        if isinstance(result, np.ndarray):
+            h, w, _ = result.shape
+            image = QImage(result.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+            self._previews[key] = QPixmap.fromImage(image)
+        else:
+            self._previews[key] = f"Cannot preview: {result}"
+        name = self.dataset.currentData()
+        path = self.points_path.text().strip() if name == "points" else ""
+        if key == f"{name}:{path}":
+            self._refresh_preview()
+
+
+def _preview(key: str, name: str, path: str | None) -> tuple[str, np.ndarray | str]:
+    """``(key, image)``, or ``(key, reason)`` when the data cannot be read."""
+    from ganstudio.engine.errors import GanStudioError
+
+    try:
+        return key, _preview_image(name, path)
+    except (GanStudioError, OSError, ValueError) as e:
+        return key, str(e)
+
+
+def _preview_image(name: str, path: str | None) -> np.ndarray:
+    """A strip of real samples (RGB uint8), built off the UI thread."""
+    from PIL import Image
+
+    from ganstudio.engine.data import load_dataset
+    from ganstudio.engine.images import make_grid, render_points
+
+    data = load_dataset(name, seed=0, path=path)
+    if data.info.is_image:
+        x = data.x[:PREVIEW_COUNT].permute(0, 2, 3, 1).numpy()
+        if x.shape[-1] == 1:
+            x = np.repeat(x, 3, axis=-1)
+        strip = make_grid(np.ascontiguousarray(x), PREVIEW_COUNT, pad=1)
+        scale = PREVIEW_HEIGHT / strip.shape[0]
+        size = (round(strip.shape[1] * scale), PREVIEW_HEIGHT)
+        return np.asarray(Image.fromarray(strip).resize(size, Image.NEAREST))
+    points = data.x[:2000].numpy()
+    return render_points(points, size=PREVIEW_HEIGHT * 3)

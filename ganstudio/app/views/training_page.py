@@ -1,0 +1,126 @@
+"""The training page: live samples (or the 2-D scatter) beside the live loss plots."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QSplitter,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ganstudio.app import theme
+from ganstudio.app.controllers.run_state import RunState
+from ganstudio.app.views.loss_plot import LossPlot
+from ganstudio.app.views.points_view import PointsView
+from ganstudio.app.views.sample_grid import SampleGridView
+
+STATUS_COLOURS = {
+    "starting": theme.MUTED, "running": theme.SUCCESS, "paused": theme.WARNING,
+    "finished": theme.ACCENT, "stopped": theme.MUTED, "failed": theme.ERROR,
+    "interrupted": theme.WARNING, "watching": theme.SUCCESS,
+}
+
+
+class TrainingPage(QWidget):
+    """Shows one RunState; :meth:`bind` switches it to another run."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.state: RunState | None = None
+        self.title = QLabel("No run")
+        self.title.setObjectName("heading")
+        self.chip = QLabel()
+        self.detail = QLabel()
+        self.detail.setObjectName("subtle")
+        header = QHBoxLayout()
+        header.setContentsMargins(14, 10, 14, 4)
+        header.addWidget(self.title)
+        header.addSpacing(10)
+        header.addWidget(self.chip)
+        header.addStretch(1)
+        header.addWidget(self.detail)
+
+        self.samples = SampleGridView()
+        self.points = PointsView()
+        self.views = QStackedWidget()
+        self.views.addWidget(self.samples)
+        self.views.addWidget(self.points)
+        self.plot = LossPlot()
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("trainingSplitter")
+        self.splitter.addWidget(self.views)
+        self.splitter.addWidget(self.plot)
+        self.splitter.setStretchFactor(0, 5)
+        self.splitter.setStretchFactor(1, 6)
+        self.splitter.setChildrenCollapsible(False)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(header)
+        layout.addWidget(self.splitter, 1)
+        self._set_status("starting")
+
+    def bind(self, state: RunState, title: str) -> None:
+        if self.state is not None:
+            self.state.disconnect(self)
+        self.state = state
+        self.title.setText(title)
+        self.detail.setText("")
+        self.samples.clear()
+        self.points.clear()
+        self.plot.set_history(state.history)
+        self.plot.set_follow_latest(True)
+        self._show_kind(state.kind)
+        if state.real_points is not None:
+            self.points.set_real_points(state.real_points)
+        state.started.connect(self._on_started)
+        state.snapshot_added.connect(self._on_snapshot)
+        state.eval_added.connect(self._on_eval)
+        state.status_changed.connect(self._set_status)
+        self._set_status(state.status)
+
+    def _show_kind(self, kind: str) -> None:
+        self.views.setCurrentWidget(self.points if kind == "points" else self.samples)
+
+    def _on_started(self, event) -> None:
+        self._show_kind(event.kind)
+        if event.real_points is not None:
+            self.points.set_real_points(event.real_points)
+        elif self.state is not None and self.state.real_points is not None:
+            self.points.set_real_points(self.state.real_points)
+        params = f"G {event.params_g:,} · D {event.params_d:,} parameters"
+        self.detail.setText(f"{event.device_name} · {params}")
+
+    def _on_snapshot(self, event) -> None:
+        state = self.state
+        if state is None:
+            return
+        if state.kind == "points":
+            self.points.add_snapshot(event.step, points=event.points, labels=event.labels,
+                                     field=event.field, extent=event.extent,
+                                     path=_npz_of(event.path))
+            return
+        row_labels = list(state.classes) if state.classes else None
+        n = event.n or (event.nrow * len(state.classes) if state.classes else None)
+        self.samples.add_snapshot(event.step, grid=event.grid, path=event.path,
+                                  nrow=event.nrow or 8, n=n, row_labels=row_labels)
+
+    def _on_eval(self, event) -> None:
+        self.points.set_metrics(event.metrics, event.step)
+
+    def _set_status(self, status: str) -> None:
+        colour = STATUS_COLOURS.get(status, theme.MUTED)
+        self.chip.setText(status.capitalize())
+        self.chip.setStyleSheet(
+            f"color: {colour}; border: 1px solid {colour}; border-radius: 9px;"
+            "padding: 1px 9px; font-weight: 600;")
+
+
+def _npz_of(path: str | None) -> str | None:
+    if not path:
+        return None
+    return path[: -len(".png")] + ".npz" if path.endswith(".png") else path
