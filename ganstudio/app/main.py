@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QApplication
 
 from ganstudio import __version__
 from ganstudio.app import theme
+from ganstudio.app.background import wait_for_background
 
 
 def create_app(argv: list[str] | None = None) -> QApplication:
@@ -45,4 +46,6 @@ def run_app(open_path: str | Path | None = None, explore: bool = False) -> int:
     QTimer.singleShot(0, window.warm_up)
     if open_path is not None:
         QTimer.singleShot(0, lambda: window.open_path(open_path))
-    return app.exec()
+    code = app.exec()
+    wait_for_background()  # a job still building a dataset must not outlive the interpreter
+    return code

@@ -7,7 +7,7 @@ import math
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QEventLoop, Qt, QTimer, Signal
+from PySide6.QtCore import QEventLoop, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QProgressBar,
+    QScrollArea,
     QSpinBox,
     QStackedWidget,
     QToolBar,
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from ganstudio.app import theme
+from ganstudio.app.background import JobFailed, run_in_background, wait_for_background
 from ganstudio.app.controllers.run_watcher import RunWatcher
 from ganstudio.app.controllers.training_session import TrainingSession
 from ganstudio.app.settings import AppSettings
@@ -52,15 +54,12 @@ def _duration(seconds: float) -> str:
 class MainWindow(QMainWindow):
     """One window, one run at a time: trained here, or a run folder being watched."""
 
-    devices_ready = Signal(list)
-
     def __init__(self, settings: AppSettings | None = None, parent: QWidget | None = None):
         super().__init__(parent)
         self.settings = settings or AppSettings()
         self.session: TrainingSession | None = None
         self.watcher: RunWatcher | None = None
         self.device_name = "CPU"
-        self._warmup = None
         self.setWindowTitle("GAN Studio")
         self.setAcceptDrops(True)
         self.setDockNestingEnabled(True)
@@ -69,7 +68,7 @@ class MainWindow(QMainWindow):
         self.welcome = WelcomePage()
         self.training = TrainingPage()
         self.pages = QStackedWidget()
-        self.pages.addWidget(self.welcome)
+        self.pages.addWidget(_scrollable(self.welcome))
         self.pages.addWidget(self.training)
         self.setCentralWidget(self.pages)
 
@@ -126,23 +125,24 @@ class MainWindow(QMainWindow):
         return action
 
     def _build_actions(self) -> None:
-        Key = QKeySequence.StandardKey
+        # Portable strings rather than QKeySequence.StandardKey: some platforms (and the
+        # offscreen one) bind nothing to Quit or FullScreen. Qt maps Ctrl to ⌘ on macOS.
         a = self._action
-        self.act_new = a("&New training…", self.show_setup, Key.New,
+        self.act_new = a("&New training…", self.show_setup, "Ctrl+N",
                          "Set up a new training run")
         self.act_open_run = a("Open &run folder…", self.choose_run_folder, "Ctrl+Shift+O",
                               "Open a run folder, or watch one another process is writing")
-        self.act_open_checkpoint = a("&Open checkpoint…", self.choose_checkpoint, Key.Open,
+        self.act_open_checkpoint = a("&Open checkpoint…", self.choose_checkpoint, "Ctrl+O",
                                      "Open a generator checkpoint and explore it")
-        self.act_save = a("&Save checkpoint", self.save_checkpoint, Key.Save,
+        self.act_save = a("&Save checkpoint", self.save_checkpoint, "Ctrl+S",
                           "Save a checkpoint of the running training now")
         self.act_export = a("&Export samples as PNG…", self.export_samples, "Ctrl+E",
                             "Save the sample grid on screen as a PNG image")
         self.act_runs_dir = a("Choose runs &folder…", self.choose_runs_dir, None,
                               "Where new runs are written")
-        self.act_close_run = a("&Close run", self.close_run, Key.Close,
+        self.act_close_run = a("&Close run", self.close_run, "Ctrl+W",
                                "Close the run on screen and return to the welcome page")
-        self.act_quit = a("&Quit", self.close, Key.Quit, "Quit GAN Studio")
+        self.act_quit = a("&Quit", self.close, "Ctrl+Q", "Quit GAN Studio")
 
         self.act_start = a("&Start training", self.start_from_setup, "Ctrl+Return",
                            "Start a run with the settings in the Setup panel")
@@ -165,11 +165,11 @@ class MainWindow(QMainWindow):
                             "End", "Keep the newest steps in view", checkable=True)
         self.act_reset_zoom = a("&Reset zoom", lambda: self.training.plot.reset_zoom(), "Ctrl+0",
                                 "Show the whole history")
-        self.act_fullscreen = a("&Full screen", self.toggle_fullscreen, Key.FullScreen,
+        self.act_fullscreen = a("&Full screen", self.toggle_fullscreen, "F11",
                                 "Toggle full screen", checkable=True)
 
         self.act_shortcuts = a("&Keyboard shortcuts", self.show_shortcuts,
-                               ["Ctrl+/", Key.HelpContents], "Every keyboard shortcut")
+                               ["Ctrl+/", "F1"], "Every keyboard shortcut")
         self.act_about = a("&About GAN Studio", self.show_about, None,
                            "Versions of GAN Studio, PyTorch and Qt, and the device in use")
 
@@ -279,7 +279,6 @@ class MainWindow(QMainWindow):
         self.live_d_steps.valueChanged.connect(self._apply_live_d_steps)
         self.training.plot.settings_changed.connect(self._save_plot_settings)
         self.training.plot.follow_latest_changed.connect(self.act_follow.setChecked)
-        self.devices_ready.connect(self._on_devices)
 
     def _restore(self) -> None:
         s = self.settings
@@ -295,9 +294,13 @@ class MainWindow(QMainWindow):
             with contextlib.suppress(GanStudioError):  # from another version: keep defaults
                 self.setup.set_config(RunConfig.from_dict(saved))
         plot = self.training.plot
-        plot.set_smoothing(s.value("plot/smoothing", 0.6, float))
-        plot.set_log_scale(s.value("plot/log", False, bool))
-        plot.set_x_axis(s.value("plot/x_axis", "step", str))
+        # read all three before applying any: each change saves all three again
+        smoothing = s.value("plot/smoothing", 0.6, float)
+        log = s.value("plot/log", False, bool)
+        x_axis = s.value("plot/x_axis", "step", str)
+        plot.set_smoothing(smoothing)
+        plot.set_log_scale(log)
+        plot.set_x_axis(x_axis if x_axis in ("step", "time") else "step")
         self.act_log.setChecked(plot.log_scale())
         self.act_follow.setChecked(True)
         self._refresh_recent()
@@ -317,13 +320,12 @@ class MainWindow(QMainWindow):
 
     def warm_up(self) -> None:
         """Import torch and look for GPUs in the background, after the window is up."""
-        from superqt.utils import create_worker
+        run_in_background(_probe_devices, on_done=self._on_devices, owner=self)
 
-        self._warmup = create_worker(_probe_devices, _start_thread=False)
-        self._warmup.returned.connect(self.devices_ready.emit)
-        self._warmup.start()
-
-    def _on_devices(self, result: list) -> None:
+    def _on_devices(self, result) -> None:
+        if isinstance(result, JobFailed):
+            self.notify("error", f"PyTorch could not start: {result.message}")
+            return
         names, description = result
         self.setup.set_devices(names)
         self.device_name = description
@@ -333,7 +335,7 @@ class MainWindow(QMainWindow):
 
     def show_welcome(self) -> None:
         self._refresh_recent()
-        self.pages.setCurrentWidget(self.welcome)
+        self.pages.setCurrentIndex(0)
 
     def show_training_page(self) -> None:
         if self.training.state is not None:
@@ -735,10 +737,17 @@ class MainWindow(QMainWindow):
         self.settings.save_window(self.saveGeometry(), self.saveState())
         self.settings.save_setup(self.setup.config().to_dict())
         self.settings.sync()
-        from PySide6.QtCore import QThreadPool
-
-        QThreadPool.globalInstance().waitForDone(CLOSE_WAIT_MS)
+        wait_for_background(CLOSE_WAIT_MS)
         event.accept()
+
+
+def _scrollable(page: QWidget) -> QScrollArea:
+    """A page that scrolls rather than forcing a window taller than a laptop screen."""
+    area = QScrollArea()
+    area.setWidget(page)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.Shape.NoFrame)
+    return area
 
 
 def _probe_devices() -> list:

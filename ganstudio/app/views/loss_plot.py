@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from superqt import QLabeledDoubleSlider
+from superqt import QFlowLayout, QLabeledDoubleSlider
 from superqt.utils import qthrottled
 
 from ganstudio.app import theme
@@ -58,6 +58,17 @@ X_ROOM = (0.01, 0.03)
 Y_ROOM = (0.05, 0.05)
 RANGE_SLACK = 0.8
 AXIS_WIDTH = 58  # px: the same for all three plots, so that their x axes line up
+
+
+def _row_of(*widgets: QWidget) -> QWidget:
+    """Widgets that stay together on one line when the controls wrap."""
+    box = QWidget()
+    layout = QHBoxLayout(box)
+    layout.setContentsMargins(0, 0, 6, 0)
+    layout.setSpacing(6)
+    for widget in widgets:
+        layout.addWidget(widget)
+    return box
 
 
 class LossPlot(QWidget):
@@ -96,7 +107,7 @@ class LossPlot(QWidget):
         layout.setContentsMargins(6, 6, 6, 6)
         layout.setSpacing(4)
         layout.addLayout(self._controls)
-        layout.addWidget(self._readout)
+        layout.addLayout(self._readout_row)
         layout.addWidget(self._canvas, 1)
 
         self._timer = QTimer(self)
@@ -158,21 +169,20 @@ class LossPlot(QWidget):
                                  "With smoothing: the smoothed value, then the raw one.")
         self._position.setToolTip(self._readout.toolTip())
 
-        self._controls = QHBoxLayout()
+        # The controls wrap onto a second line in a narrow window instead of widening it.
+        self._controls = QFlowLayout()
         self._controls.setContentsMargins(2, 0, 2, 0)
         self._controls.setSpacing(6)
-        for widget in (smoothing_label, self._smoothing_slider):
-            self._controls.addWidget(widget)
-        self._controls.addSpacing(10)
-        self._controls.addWidget(self._log_check)
-        self._controls.addWidget(self._log_note)
-        self._controls.addSpacing(10)
-        self._controls.addWidget(x_label)
-        self._controls.addWidget(self._x_combo)
-        self._controls.addWidget(self._position, 1)
-        self._controls.addSpacing(10)
-        self._controls.addWidget(self._follow_button)
-        self._controls.addWidget(reset_button)
+        for group in ((smoothing_label, self._smoothing_slider),
+                      (self._log_check, self._log_note),
+                      (x_label, self._x_combo),
+                      (self._follow_button, reset_button)):
+            self._controls.addWidget(_row_of(*group))
+        self._readout_row = QHBoxLayout()
+        self._readout_row.setContentsMargins(0, 0, 0, 0)
+        self._readout_row.addWidget(self._readout, 1)
+        self._position.setMinimumWidth(170)
+        self._readout_row.addWidget(self._position)
 
     def _build_plots(self) -> None:
         self._canvas = pg.GraphicsLayoutWidget()

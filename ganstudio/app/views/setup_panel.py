@@ -24,9 +24,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 from superqt import QLargeIntSpinBox
-from superqt.utils import create_worker
 
 from ganstudio.app import theme
+from ganstudio.app.background import run_in_background
 from ganstudio.engine.config import (
     DEVICES,
     LOSSES,
@@ -86,7 +86,6 @@ class SetupPanel(QWidget):
         self._loading = False
         self._devices = ["auto", "cpu"]
         self._previews = _PREVIEWS
-        self._preview_worker = None
         self._problems: list[Problem] = []
         self._rows: dict[str, _Row] = {}
         self._forms: dict[str, QFormLayout] = {}
@@ -417,11 +416,7 @@ class SetupPanel(QWidget):
             self.preview.setText("Choose a file to see its points.")
             return
         self.preview.setText("Loading preview…")
-        worker = create_worker(_preview, key, name, path or None, _start_thread=False)
-        # a bound method, so the connection dies with this panel if the window closes first
-        worker.returned.connect(self._on_preview)
-        self._preview_worker = worker
-        worker.start()
+        run_in_background(_preview, key, name, path or None, on_done=self._on_preview, owner=self)
 
     def _on_preview(self, keyed: tuple[str, np.ndarray | str]) -> None:
         key, result = keyed
