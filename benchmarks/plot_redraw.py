@@ -81,18 +81,13 @@ def timed_ms(action) -> float:
     return round((time.perf_counter() - start) * 1e3, 1)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--frames", type=int, default=50)
-    parser.add_argument("--batch", type=int, default=20, help="rows appended per frame")
-    args = parser.parse_args()
-
+def measure(rows: int = 1_000_000, frames: int = 50, batch: int = 20) -> dict:
+    """Redraw times of a LossPlot holding ``rows`` steps, as a JSON-ready dict."""
     app = QApplication.instance() or QApplication(sys.argv)
     theme.apply(app)
     rng = np.random.default_rng(0)
-    history = MetricHistory(capacity=args.rows + 2 * len(SMOOTHINGS) * args.frames * args.batch)
-    history.append_columns(gan_rows(0, args.rows, rng))
+    history = MetricHistory(capacity=rows + 2 * len(SMOOTHINGS) * frames * batch)
+    history.append_columns(gan_rows(0, rows, rng))
 
     plot = LossPlot()
     plot.resize(1000, 700)
@@ -104,18 +99,19 @@ def main() -> None:
     for smoothing in SMOOTHINGS:
         change_ms = timed_ms(lambda s=smoothing: (plot.set_smoothing(s), plot.repaint()))
         for _ in range(3):  # warm up pyqtgraph's lazy paths
-            frame(app, plot, history, args.batch, rng)
-        frames = [frame(app, plot, history, args.batch, rng) for _ in range(args.frames)]
+            frame(app, plot, history, batch, rng)
+        times = [frame(app, plot, history, batch, rng) for _ in range(frames)]
         results[f"smoothing_{smoothing}"] = {
-            "wall": summary([wall for wall, _ in frames]),
-            "cpu": summary([cpu for _, cpu in frames]),
+            "wall": summary([wall for wall, _ in times]),
+            "cpu": summary([cpu for _, cpu in times]),
             "set_smoothing_ms": change_ms,
         }
 
-    print(json.dumps({
+    plot.close()
+    return {
         "rows": history.n,
-        "batch": args.batch,
-        "frames": args.frames,
+        "batch": batch,
+        "frames": frames,
         "widget": [plot.width(), plot.height()],
         "load_average_1min": round(os.getloadavg()[0], 2),
         "first_draw_ms": first_draw_ms,
@@ -124,7 +120,16 @@ def main() -> None:
         "median_meets_target": all(r["wall"]["median_ms"] <= TARGET_MS
                                    for r in results.values()),
         "p95_meets_target": all(r["wall"]["p95_ms"] <= TARGET_MS for r in results.values()),
-    }, indent=2))
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--frames", type=int, default=50)
+    parser.add_argument("--batch", type=int, default=20, help="rows appended per frame")
+    args = parser.parse_args()
+    print(json.dumps(measure(args.rows, args.frames, args.batch), indent=2))
 
 
 if __name__ == "__main__":

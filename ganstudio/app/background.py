@@ -7,6 +7,7 @@ FunctionWorker raises "Signal source has been deleted" in that case, from the po
 
 from __future__ import annotations
 
+import contextlib
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -59,10 +60,9 @@ class _Job(QRunnable):
             result = self.fn(*self.args)
         except Exception as e:  # the callback decides how to show it
             result = JobFailed(e, traceback.format_exc())
-        try:
+        # RuntimeError: the application is shutting down, and there is no one left to tell
+        with contextlib.suppress(RuntimeError):
             _get_dispatcher().delivered.emit(self.callback, self.owner, result)
-        except RuntimeError:
-            pass  # the application is shutting down: there is no one left to tell
 
 
 def run_in_background(fn: Callable, *args, on_done: Callable[[Any], None],

@@ -279,8 +279,29 @@ class LoadedGenerator:
         return " · ".join(parts)
 
     @torch.no_grad()
-    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None,
+                 embedding: torch.Tensor | None = None) -> torch.Tensor:
+        """Samples for latents ``z`` (and labels, or label embeddings for a class morph)."""
+        if embedding is not None:
+            return self.module(z, labels, embedding=embedding)
         return self.module(z, labels) if self.conditional else self.module(z)
+
+    @torch.no_grad()
+    def features(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Early-layer activations for GANSpace; the output itself for an opaque program."""
+        tap = getattr(self.module, "features", None)
+        if tap is None:
+            return self.generate(z, labels).flatten(1)
+        return tap(z, labels) if self.conditional else tap(z)
+
+    @property
+    def feature_source(self) -> str:
+        return "first layer" if hasattr(self.module, "features") else "output"
+
+    def class_embeddings(self) -> torch.Tensor | None:
+        """The class embedding table (classes × dim) of our conditional generators."""
+        condition = getattr(self.module, "condition", None)
+        return condition.embed.weight.detach() if condition is not None else None
 
 
 def load_native_generator(path: str | Path) -> LoadedGenerator:

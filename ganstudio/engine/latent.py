@@ -1,20 +1,154 @@
-"""Latent-space maths: sampling, truncation, interpolation, paths and directions."""
+"""Latent-space maths: sampling, truncation, interpolation, walks, planes and directions."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import torch
 
+Tensor = torch.Tensor
 
-def sample_latents(n: int, z_dim: int, seed: int) -> torch.Tensor:
+
+def sample_latents(n: int, z_dim: int, seed: int) -> Tensor:
     """``n`` standard-normal latents, the same for the same seed on every machine."""
     g = torch.Generator().manual_seed(int(seed) % (2**63))
     return torch.randn(n, z_dim, generator=g)
 
 
-def truncate(z: torch.Tensor, mean: torch.Tensor, psi: float) -> torch.Tensor:
+def truncate(z: Tensor, mean: Tensor, psi: float) -> Tensor:
     """The truncation trick: move latents towards ``mean`` (psi 1: unchanged, 0: the mean)."""
     return mean + psi * (z - mean)
 
 
-def lerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
+def lerp(a: Tensor, b: Tensor, t: Tensor | float) -> Tensor:
+    """Straight-line interpolation; ``t`` of shape (n,) gives n points."""
+    t = _as_column(t, a)
     return a + (b - a) * t
+
+
+def slerp(a: Tensor, b: Tensor, t: Tensor | float) -> Tensor:
+    """Spherical interpolation (Shoemake; White, 2016, for GAN latents).
+
+    Follows the great circle between the directions of ``a`` and ``b`` while interpolating
+    their norms, so that intermediate latents keep a typical norm for a Gaussian rather
+    than shrinking towards the origin as a straight line does. Falls back to ``lerp`` for
+    (anti)parallel vectors, where the circle is not unique.
+    """
+    t = _as_column(t, a)
+    a_unit, b_unit = a / a.norm(), b / b.norm()
+    cos = torch.clamp((a_unit * b_unit).sum(), -1.0, 1.0)
+    omega = torch.arccos(cos)
+    sin = torch.sin(omega)
+    if sin.abs() < 1e-6:
+        return lerp(a, b, t)
+    return (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / sin
+
+
+def _as_column(t: Tensor | float, like: Tensor) -> Tensor:
+    t = torch.as_tensor(t, dtype=like.dtype)
+    return t.reshape(-1, 1) if t.dim() else t
+
+
+def interpolate(keyframes: Tensor, frames: int, method: str = "slerp") -> Tensor:
+    """``frames`` latents along the path through ``keyframes`` (K, z), ends included.
+
+    Frames are spread evenly over the K - 1 segments (by segment count, not length), so
+    each keyframe is hit exactly when the frame count allows it.
+    """
+    if keyframes.dim() != 2 or keyframes.shape[0] < 2:
+        raise ValueError("interpolation needs at least two keyframes")
+    if frames < 2:
+        raise ValueError("interpolation needs at least two frames")
+    if method not in ("lerp", "slerp"):
+        raise ValueError(f"unknown interpolation {method!r}; use lerp or slerp")
+    segments = keyframes.shape[0] - 1
+    position = torch.linspace(0, segments, frames, dtype=torch.float64)
+    index = position.floor().long().clamp(max=segments - 1)
+    t = (position - index).to(keyframes.dtype)
+    step = slerp if method == "slerp" else lerp
+    out = torch.empty(frames, keyframes.shape[1], dtype=keyframes.dtype)
+    for s in range(segments):
+        mask = index == s
+        if mask.any():
+            out[mask] = step(keyframes[s], keyframes[s + 1], t[mask])
+    return out
+
+
+def walk(z: Tensor, direction: Tensor, frames: int, extent: float) -> Tensor:
+    """Latents from ``z - extent·d`` to ``z + extent·d``: a walk along one direction."""
+    amounts = torch.linspace(-extent, extent, frames, dtype=z.dtype)
+    return z + amounts[:, None] * direction
+
+
+def plane(z: Tensor, d1: Tensor, d2: Tensor, extent: float, size: int) -> Tensor:
+    """A ``size`` × ``size`` grid of latents spanning ``d1`` (columns) and ``d2`` (rows)."""
+    steps = torch.linspace(-extent, extent, size, dtype=z.dtype)
+    rows = steps.flip(0)  # the top row is +extent along d2, as on a chart
+    out = z + rows[:, None, None] * d2 + steps[None, :, None] * d1
+    return out.reshape(size * size, -1)
+
+
+def arithmetic(a: Tensor, b: Tensor, c: Tensor) -> Tensor:
+    """Vector arithmetic on latents (Radford et al., 2015): A − B + C."""
+    return a - b + c
+
+
+@dataclass
+class Directions:
+    """Latent directions found by PCA, strongest first."""
+
+    vectors: Tensor  # (k, z_dim), each of unit length
+    explained: Tensor  # (k,) the share of the feature variance each component explains
+    feature_dim: int
+    samples: int
+
+
+def pca_directions(
+    features: Callable[[Tensor], Tensor],
+    z_dim: int,
+    n_samples: int = 10_000,
+    k: int = 10,
+    seed: int = 0,
+    batch: int = 1000,
+    progress: Callable[[float], None] | None = None,
+) -> Directions:
+    """Interpretable directions the GANSpace way (Härkönen et al., 2020).
+
+    1. Run ``n_samples`` random latents through the generator up to an early layer
+       (``features(z) → (n, F)``).
+    2. PCA of those activations.
+    3. Map the components back to latent space: regress the latents on the PCA coordinates
+       (least squares), so that direction i is the latent change that moves component i.
+    """
+    z = sample_latents(n_samples, z_dim, seed)
+    chunks = []
+    for start in range(0, n_samples, batch):
+        with torch.no_grad():
+            chunks.append(features(z[start : start + batch]).flatten(1).float())
+        if progress is not None:
+            progress(0.8 * min(1.0, (start + batch) / n_samples))
+    x = torch.cat(chunks)
+    k = min(k, z_dim, x.shape[1], n_samples - 1)
+    mean = x.mean(dim=0, keepdim=True)
+    centred = x - mean
+    # randomized PCA: exact enough for the leading components, and fast for wide layers
+    _, s, v = torch.pca_lowrank(centred, q=min(k + 10, min(centred.shape)), center=False,
+                                niter=4)
+    components = v[:, :k]  # (F, k)
+    coords = centred @ components  # (n, k)
+    total = centred.square().sum() / (n_samples - 1)
+    explained = (s[:k].square() / (n_samples - 1)) / total
+    solution = torch.linalg.lstsq(coords, z).solution  # (k, z_dim): z ≈ coords @ solution
+    vectors = solution / solution.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    if progress is not None:
+        progress(1.0)
+    return Directions(vectors, explained, x.shape[1], n_samples)
+
+
+def class_directions(embeddings: Tensor, source: int) -> Tensor:
+    """For a class-conditional generator: the steps from class ``source``'s embedding to every
+    class's. The class mean in the generator's label-input space is the class embedding
+    itself, so these are the differences between class means."""
+    return embeddings - embeddings[source]
+

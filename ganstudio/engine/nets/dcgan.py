@@ -60,11 +60,20 @@ class DCGANGenerator(nn.Module):
         self.main = nn.Sequential(*layers)
         dcgan_init(self)
 
-    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        check_labels(self.n_classes, labels)
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None,
+                embedding: torch.Tensor | None = None) -> torch.Tensor:
+        return self.main(self._input(z, labels, embedding))
+
+    def features(self, z: torch.Tensor, labels: torch.Tensor | None = None,
+                 embedding: torch.Tensor | None = None) -> torch.Tensor:
+        """The first block's activations: the early layer GANSpace takes its PCA of."""
+        return self.main[:3](self._input(z, labels, embedding))
+
+    def _input(self, z, labels, embedding) -> torch.Tensor:
+        check_labels(self.n_classes, labels, embedding)
         if self.condition is not None:
-            z = self.condition(z, labels)
-        return self.main(z[:, :, None, None])
+            z = self.condition(z, labels, embedding)
+        return z[:, :, None, None]
 
 
 class DCGANDiscriminator(nn.Module):

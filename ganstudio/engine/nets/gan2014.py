@@ -41,6 +41,10 @@ class Gan2014Generator(nn.Module):
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         return self.main(z).view(z.shape[0], *self.shape)
 
+    def features(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """The first hidden layer's activations."""
+        return self.main[:2](z)
+
 
 class Gan2014Discriminator(nn.Module):
     def __init__(self, shape: tuple[int, ...], units: int = 240, pieces: int = 5):

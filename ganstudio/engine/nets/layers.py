@@ -25,8 +25,10 @@ class LabelEmbedding(nn.Module):
         super().__init__()
         self.embed = nn.Embedding(n_classes, dim)
 
-    def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return torch.cat([z, self.embed(labels)], dim=1)
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None,
+                embedding: torch.Tensor | None = None) -> torch.Tensor:
+        """``embedding`` (n, dim), when given, replaces the labels' own: a class morph."""
+        return torch.cat([z, self.embed(labels) if embedding is None else embedding], dim=1)
 
 
 class Projection(nn.Module):
@@ -53,6 +55,7 @@ def dcgan_init(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-def check_labels(n_classes: int, labels: torch.Tensor | None) -> None:
-    if n_classes and labels is None:
+def check_labels(n_classes: int, labels: torch.Tensor | None,
+                 embedding: torch.Tensor | None = None) -> None:
+    if n_classes and labels is None and embedding is None:
         raise ValueError("This is a class-conditional network: pass a class label per sample.")

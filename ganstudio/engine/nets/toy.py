@@ -26,11 +26,20 @@ class ToyGenerator(nn.Module):
         width_in = z_dim + (16 if n_classes else 0)
         self.main = nn.Sequential(*_mlp(width_in, hidden, depth, nn.ReLU), nn.Linear(hidden, out))
 
-    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        check_labels(self.n_classes, labels)
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None,
+                embedding: torch.Tensor | None = None) -> torch.Tensor:
+        return self.main(self._input(z, labels, embedding))
+
+    def features(self, z: torch.Tensor, labels: torch.Tensor | None = None,
+                 embedding: torch.Tensor | None = None) -> torch.Tensor:
+        """The first hidden layer's activations."""
+        return self.main[:2](self._input(z, labels, embedding))
+
+    def _input(self, z, labels, embedding) -> torch.Tensor:
+        check_labels(self.n_classes, labels, embedding)
         if self.condition is not None:
-            z = self.condition(z, labels)
-        return self.main(z)
+            z = self.condition(z, labels, embedding)
+        return z
 
 
 class ToyDiscriminator(nn.Module):

@@ -1,0 +1,157 @@
+"""UI latency while the app trains dcgan on digits at full speed, offscreen.
+
+Three figures, measured in one process:
+
+- event-loop lag: a 5 ms precise timer runs on the UI thread during training; its lateness
+  (actual interval minus 5 ms) is the lag a user would feel (target: p99 ≤ 16 ms, max ≤ 50 ms);
+- training throughput inside the app against the headless engine on the same config, run
+  alternately in this process (target: at least 0.95×);
+- the loss plot's redraw with 1,000,000 steps of history (target: at most 16 ms), by
+  ``benchmarks/plot_redraw.py``'s measurement.
+
+    QT_QPA_PLATFORM=offscreen python benchmarks/ui_latency.py [--steps 150] [--repeats 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np
+from PySide6.QtCore import QSettings, Qt, QTimer
+
+from ganstudio.app.main import create_app
+from ganstudio.app.main_window import MainWindow
+from ganstudio.app.settings import AppSettings
+from ganstudio.engine.config import defaults_for
+from ganstudio.engine.events import StepEvent
+from ganstudio.engine.trainer import Trainer
+
+TICK_MS = 5
+WARMUP = 5
+
+
+def config(steps: int):
+    cfg = defaults_for("digits")
+    cfg.train.steps = steps + WARMUP
+    cfg.train.sample_every = 25  # the grid updates several times during the measurement
+    cfg.train.checkpoint_every = 0
+    cfg.train.device = "cpu"
+    return cfg
+
+
+def headless_its(steps: int) -> float:
+    with tempfile.TemporaryDirectory() as run_dir:
+        start = None
+        for event in Trainer(config(steps), run_dir=run_dir).run():
+            if isinstance(event, StepEvent):
+                if event.step == WARMUP:
+                    start = time.perf_counter()
+                elif event.step == WARMUP + steps:
+                    return steps / (time.perf_counter() - start)
+    raise RuntimeError("the headless run stopped early")
+
+
+def app_run(app, steps: int) -> tuple[float, list[float]]:
+    """Train in the app; returns (it/s, event-loop lags in ms while training)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = AppSettings(QSettings(str(Path(tmp) / "s.ini"), QSettings.Format.IniFormat))
+        settings.set_runs_dir(Path(tmp) / "runs")
+        window = MainWindow(settings)
+        window.resize(1440, 900)
+        window.show()
+        lags: list[float] = []
+        marks: dict[str, float] = {}
+        last = [time.perf_counter()]
+        measuring = [False]
+
+        def tick() -> None:
+            now = time.perf_counter()
+            if measuring[0]:
+                lags.append(max(0.0, (now - last[0]) * 1000 - TICK_MS))
+            last[0] = now
+
+        timer = QTimer()
+        timer.setTimerType(Qt.TimerType.PreciseTimer)
+        timer.setInterval(TICK_MS)
+        timer.timeout.connect(tick)
+        timer.start()
+        window.start_training(config(steps))
+        state = window.session.state
+
+        def on_steps() -> None:
+            step = state.step
+            if "start" not in marks and step >= WARMUP:
+                marks["start"], marks["start_step"] = time.perf_counter(), step
+                measuring[0] = True
+            if step >= WARMUP + steps and "end" not in marks:
+                marks["end"], marks["end_step"] = time.perf_counter(), step
+                measuring[0] = False
+
+            if "end" in marks:
+                app.quit()
+
+        state.steps_added.connect(on_steps)
+        window.session.finished.connect(app.quit)
+        app.exec()  # the app's own event loop, as a user would have it
+        timer.stop()
+        window.session.stop()
+        window.session.wait(30_000)
+        window.close()
+        window.deleteLater()
+        app.processEvents()
+        its = (marks["end_step"] - marks["start_step"]) / (marks["end"] - marks["start"])
+        return its, lags
+
+
+def plot_redraw_ms() -> dict:
+    sys.path.insert(0, str(Path(__file__).parent))
+    from plot_redraw import measure
+
+    return measure(rows=1_000_000, frames=50)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=150)
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+    app = create_app([])
+    headless, in_app, all_lags = [], [], []
+    for _ in range(args.repeats):
+        headless.append(headless_its(args.steps))
+        its, lags = app_run(app, args.steps)
+        in_app.append(its)
+        all_lags.extend(lags)
+    lag = np.asarray(all_lags)
+    h, a = statistics.median(headless), statistics.median(in_app)
+    print(json.dumps({
+        "benchmark": "ui_latency",
+        "case": "dcgan on digits (the app's defaults), CPU, offscreen",
+        "event_loop_lag_ms": {
+            "p50": round(float(np.percentile(lag, 50)), 2),
+            "p99": round(float(np.percentile(lag, 99)), 2),
+            "max": round(float(lag.max()), 2),
+            "ticks": int(lag.size),
+            "target": "p99 <= 16, max <= 50",
+        },
+        "throughput": {
+            "headless_its": round(h, 2), "in_app_its": round(a, 2),
+            "ratio": round(a / h, 3), "target_ratio": 0.95,
+            "headless_runs": [round(v, 2) for v in headless],
+            "in_app_runs": [round(v, 2) for v in in_app],
+        },
+        "plot_redraw_1m_points_ms": plot_redraw_ms(),
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()
