@@ -44,7 +44,9 @@ def run_app(open_path: str | Path | None = None, explore: bool = False) -> int:
     window = MainWindow()
     window.show()
     QTimer.singleShot(0, window.warm_up)
-    if open_path is not None:
+    if open_path is not None and explore:
+        QTimer.singleShot(0, lambda: window.open_checkpoint(open_path, live=True))
+    elif open_path is not None:
         QTimer.singleShot(0, lambda: window.open_path(open_path))
     code = app.exec()
     wait_for_background()  # a job still building a dataset must not outlive the interpreter

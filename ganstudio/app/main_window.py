@@ -7,9 +7,10 @@ import math
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QEventLoop, Qt, QTimer
+from PySide6.QtCore import QEventLoop, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QDockWidget,
     QFileDialog,
     QLabel,
@@ -27,10 +28,12 @@ from PySide6.QtWidgets import (
 
 from ganstudio.app import theme
 from ganstudio.app.background import JobFailed, run_in_background, wait_for_background
+from ganstudio.app.controllers.explorer_session import ExplorerSession
 from ganstudio.app.controllers.run_watcher import RunWatcher
 from ganstudio.app.controllers.training_session import TrainingSession
 from ganstudio.app.settings import AppSettings
 from ganstudio.app.views.dialogs import ShortcutsDialog, about_text, show_error
+from ganstudio.app.views.explorer_page import ExplorerPage
 from ganstudio.app.views.notifications import NotificationsPanel
 from ganstudio.app.views.setup_panel import SetupPanel
 from ganstudio.app.views.training_page import TrainingPage
@@ -52,7 +55,12 @@ def _duration(seconds: float) -> str:
 
 
 class MainWindow(QMainWindow):
-    """One window, one run at a time: trained here, or a run folder being watched."""
+    """One window, one run at a time (trained here, or a run folder being watched), and one
+    generator in the explorer."""
+
+    explorer_opened = Signal(object)  # ExplorerSession
+    exported = Signal(str)  # the path of a finished export
+    export_progress = Signal(float)
 
     def __init__(self, settings: AppSettings | None = None, parent: QWidget | None = None):
         super().__init__(parent)
@@ -67,10 +75,15 @@ class MainWindow(QMainWindow):
 
         self.welcome = WelcomePage()
         self.training = TrainingPage()
+        self.explorer_page = ExplorerPage()
+        self.explorer: ExplorerSession | None = None
         self.pages = QStackedWidget()
         self.pages.addWidget(_scrollable(self.welcome))
         self.pages.addWidget(self.training)
+        self.pages.addWidget(self.explorer_page)
         self.setCentralWidget(self.pages)
+        self.pages.currentChanged.connect(self._on_page_changed)
+        self._setup_was_visible = False  # set when the explorer hid the Setup panel
 
         self.setup = SetupPanel()
         self.setup_dock = self._dock("Setup", "setupDock", self.setup,
@@ -159,6 +172,35 @@ class MainWindow(QMainWindow):
                              "Show the welcome page")
         self.act_run_page = a("&Training page", self.show_training_page, "Ctrl+2",
                               "Show the run on screen")
+        self.act_explorer_page = a("&Explorer page", self.show_explorer_page, "Ctrl+3",
+                                   "Show the latent explorer")
+
+        self.act_explore_run = a("E&xplore this run's generator", self.explore_run,
+                                 "Ctrl+Shift+E", "Open the run's latest checkpoint in the "
+                                 "latent explorer, live")
+        self.act_shuffle = a("&Shuffle samples", lambda: self.explorer_page._shuffle(), "Ctrl+R",
+                             "A new random seed for the explorer's grid")
+        self.act_add_keyframe = a("&Add selected as keyframe", self._add_keyframe, "K",
+                                  "Add the selected sample to the interpolation")
+        self.act_export_image = a("Export selected &image…", lambda: self.export("image"),
+                                  "Ctrl+Shift+I", "Save the selected sample as a PNG")
+        self.act_export_grid = a("Export &grid…", lambda: self.export("grid"), None,
+                                 "Save the grid of samples as a PNG")
+        self.act_export_strip = a("Export interpolation &strip…", lambda: self.export("strip"),
+                                  None, "Save the interpolation as one PNG row")
+        self.act_export_animation = a("Export interpolation &animation…",
+                                      lambda: self.export("animation"), "Ctrl+Shift+A",
+                                      "Save the interpolation as an animated GIF or WebP")
+        self.act_export_walk = a("Export direction &walk…", lambda: self.export("walk"), None,
+                                 "Save the selected sample walking along a direction "
+                                 "(the plane's first) as an animated GIF or WebP")
+        self.act_save_latent = a("Save selected &latent…",
+                                 lambda: self.save_latents("selected"), None,
+                                 "Save the selected (edited) latent as JSON or .npy")
+        self.act_save_keyframes = a("Save &keyframes…", lambda: self.save_latents("keyframes"),
+                                    None, "Save the interpolation keyframes as JSON or .npy")
+        self.act_load_latents = a("Load latents…", self.load_latents, None,
+                                  "Load latents (JSON or .npy) as keyframes")
         self.act_log = a("&Log scale", lambda on: self.training.plot.set_log_scale(on),
                          "Ctrl+L", "Log-scale y axes on the plots", checkable=True)
         self.act_follow = a("&Follow latest", lambda on: self.training.plot.set_follow_latest(on),
@@ -192,8 +234,21 @@ class MainWindow(QMainWindow):
         train.addSeparator()
         train.addAction(self.act_continue)
 
+        explore = bar.addMenu("&Explore")
+        explore.addActions([self.act_explore_run, self.act_shuffle, self.act_add_keyframe])
+        explore.addSeparator()
+        self.export_menu = QMenu("Export", self)
+        self.export_menu.addActions([self.act_export_image, self.act_export_grid,
+                                     self.act_export_strip, self.act_export_animation,
+                                     self.act_export_walk])
+        explore.addMenu(self.export_menu)
+        explore.addSeparator()
+        explore.addActions([self.act_save_latent, self.act_save_keyframes,
+                            self.act_load_latents])
+        self.explorer_page.export_button.setMenu(self.export_menu)
+
         view = bar.addMenu("&View")
-        view.addActions([self.act_welcome, self.act_run_page])
+        view.addActions([self.act_welcome, self.act_run_page, self.act_explorer_page])
         view.addSeparator()
         view.addAction(self.setup_dock.toggleViewAction())
         view.addAction(self.notifications_dock.toggleViewAction())
@@ -279,6 +334,8 @@ class MainWindow(QMainWindow):
         self.live_d_steps.valueChanged.connect(self._apply_live_d_steps)
         self.training.plot.settings_changed.connect(self._save_plot_settings)
         self.training.plot.follow_latest_changed.connect(self.act_follow.setChecked)
+        self.export_progress.connect(self._on_export_progress)
+        self.training.explore_button.clicked.connect(self.explore_run)
 
     def _restore(self) -> None:
         s = self.settings
@@ -562,6 +619,15 @@ class MainWindow(QMainWindow):
         self.act_continue.setEnabled(bool(can_continue) and not active)
         self.act_close_run.setEnabled(self.training.state is not None)
         self.act_export.setEnabled(self.training.samples.count() > 0)
+        has_run = self.training.state is not None and self.training.state.run_dir is not None
+        self.act_explore_run.setEnabled(has_run)
+        self.training.explore_button.setEnabled(has_run)
+        exploring = self.explorer is not None
+        for action in (self.act_shuffle, self.act_add_keyframe, self.act_export_image,
+                       self.act_export_grid, self.act_export_strip, self.act_export_animation,
+                       self.act_export_walk, self.act_save_latent, self.act_save_keyframes,
+                       self.act_load_latents, self.act_explorer_page):
+            action.setEnabled(exploring)
 
     # --- opening things -----------------------------------------------------------------
 
@@ -616,19 +682,199 @@ class MainWindow(QMainWindow):
         if path:
             self.open_path(path)
 
-    def open_checkpoint(self, path: str | Path) -> bool:
+    def open_checkpoint(self, path: str | Path, live: bool = False) -> bool:
+        """Load a generator off the UI thread, then show it in the explorer.
+
+        A checkpoint inside a run folder (or the run folder itself) can follow that run's
+        newer checkpoints; ``live`` turns following on from the start.
+        """
         from ganstudio.engine.runs import RunFolder
 
         path = Path(path)
-        run_dir = path.parent.parent if path.parent.name == "checkpoints" else None
-        self.settings.add_recent("checkpoints", path)
-        if run_dir is not None and RunFolder.is_run_dir(run_dir):
-            return self.open_run_folder(run_dir)
-        show_error(self, "Cannot open the checkpoint", f"{path.name} is not in a run folder.")
-        return False
+        follow = None
+        if path.is_dir() and RunFolder.is_run_dir(path):
+            follow = path
+        elif path.parent.name == "checkpoints" and RunFolder.is_run_dir(path.parent.parent):
+            follow = path.parent.parent
+        self.statusBar().showMessage(f"Opening {path.name}…")
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        run_in_background(_load_generator, path, owner=self,
+                          on_done=lambda result: self._on_generator(path, follow, live, result))
+        return True
+
+    def _on_generator(self, path: Path, follow: Path | None, live: bool, result) -> None:
+        from ganstudio.engine.loaders import SUPPORTED
+
+        QApplication.restoreOverrideCursor()
+        if isinstance(result, JobFailed):
+            self.statusBar().clearMessage()
+            reason = result.message if isinstance(result.error, GanStudioError) else \
+                f"{type(result.error).__name__}: {result.message}"
+            show_error(self, "Cannot open the checkpoint",
+                       f"{reason}\n\nGAN Studio opens: {SUPPORTED}.",
+                       None if isinstance(result.error, GanStudioError) else result.details)
+            return
+        if self.explorer is not None:
+            self.explorer.close()
+        session = ExplorerSession(result, follow=follow, parent=self)
+        self.explorer = session
+        self.explorer_page.bind(session)
+        if live and follow is not None:
+            self.explorer_page.live.setChecked(True)
+        self.pages.setCurrentWidget(self.explorer_page)
+        self.setWindowTitle(f"GAN Studio — {result.title}")
+        if not (follow is not None and path.is_dir()):
+            self.settings.add_recent("checkpoints", result.path)
+        self.statusBar().showMessage(f"Opened {result.path}", 5000)
+        self._update_actions()
+        self.explorer_opened.emit(session)
 
     def explore_pretrained(self) -> None:
-        self.choose_checkpoint()
+        """Pick one of the generators shipped with the app."""
+        from PySide6.QtWidgets import QInputDialog
+
+        from ganstudio.resources import pretrained_dir
+
+        files = sorted(pretrained_dir().glob("*.safetensors"))
+        if not files:
+            show_error(self, "No pretrained generators",
+                       f"{pretrained_dir()} holds no generators; reinstall GAN Studio.")
+            return
+        labels = [_pretrained_label(f) for f in files]
+        choice, ok = QInputDialog.getItem(self, "Explore a pretrained generator",
+                                          "Generator:", labels, 0, False)
+        if ok:
+            self.open_checkpoint(files[labels.index(choice)])
+
+    def explore_run(self) -> None:
+        state = self.training.state
+        if state is None or state.run_dir is None:
+            return
+        from ganstudio.engine.runs import RunFolder
+
+        if RunFolder(state.run_dir).latest_checkpoint() is None:
+            if self.session is not None and self.session.is_active():
+                self.session.save_now()
+                self.statusBar().showMessage(
+                    "Saving a first checkpoint to explore; it opens in a moment…", 5000)
+                state.checkpoint_saved.connect(self._explore_saved_run,
+                                               Qt.ConnectionType.SingleShotConnection)
+                return
+            show_error(self, "Nothing to explore yet", "This run has no checkpoint yet.")
+            return
+        self.open_checkpoint(state.run_dir, live=True)
+
+    def _explore_saved_run(self, event) -> None:
+        if self.training.state is not None and self.training.state.run_dir is not None:
+            self.open_checkpoint(self.training.state.run_dir, live=True)
+
+    def _on_page_changed(self, index: int) -> None:
+        """The Setup panel belongs to training: the explorer gets its room."""
+        exploring = self.pages.widget(index) is self.explorer_page
+        if exploring and self.setup_dock.isVisible():
+            self._setup_was_visible = True
+            self.setup_dock.hide()
+        elif not exploring and self._setup_was_visible and not self.setup_dock.isVisible():
+            self._setup_was_visible = False
+            self.setup_dock.show()
+
+    def show_explorer_page(self) -> None:
+        if self.explorer is not None:
+            self.pages.setCurrentWidget(self.explorer_page)
+
+    def _add_keyframe(self) -> None:
+        if self.explorer is not None and self.pages.currentWidget() is self.explorer_page:
+            self.explorer.add_keyframe_selected()
+
+    # --- explorer files -----------------------------------------------------------------
+
+    def export(self, kind: str) -> None:
+        """Render and write an export off the UI thread, with a progress dialog."""
+        from PySide6.QtWidgets import QProgressDialog
+
+        session = self.explorer
+        if session is None:
+            return
+        animated = kind in ("animation", "walk")
+        filters = "Animated GIF (*.gif);;Animated WebP (*.webp)" if animated else \
+            "PNG image (*.png)"
+        suffix = "gif" if animated else "png"
+        default = Path.home() / f"{session.generator.path.stem}-{kind}.{suffix}"
+        path, _ = QFileDialog.getSaveFileName(self, "Export", str(default), filters)
+        if not path:
+            return
+        direction = session.plane_axes[0] if kind == "walk" else None
+        try:
+            job = session.export_job(kind, path, fps=self.explorer_page.fps.value(),
+                                     direction=direction)
+        except GanStudioError as e:
+            show_error(self, "Cannot export", str(e))
+            return
+        dialog = QProgressDialog(f"Exporting {Path(path).name}…", "Cancel", 0, 100, self)
+        dialog.setWindowTitle("Export")
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.setMinimumDuration(0)
+        dialog.setValue(0)
+        self.export_dialog = dialog
+        cancelled = []
+        dialog.canceled.connect(lambda: cancelled.append(True))
+
+        def progress(fraction: float) -> None:
+            if cancelled:
+                raise ExportCancelled
+            self.export_progress.emit(fraction)
+
+        run_in_background(job, progress, owner=self,
+                          on_done=lambda result: self._on_exported(dialog, path, result))
+
+    def _on_export_progress(self, fraction: float) -> None:
+        dialog = getattr(self, "export_dialog", None)
+        if dialog is not None and dialog.isVisible():
+            dialog.setValue(round(100 * fraction))
+
+    def _on_exported(self, dialog, path: str, result) -> None:
+        dialog.setValue(100)
+        dialog.close()
+        self.export_dialog = None
+        if isinstance(result, JobFailed):
+            if isinstance(result.error, ExportCancelled):
+                self.statusBar().showMessage("Export cancelled.", 4000)
+                return
+            show_error(self, "Export failed", f"{path}: {result.message}", result.details)
+            return
+        self.statusBar().showMessage(f"Exported {path}", 6000)
+        self.exported.emit(str(path))
+
+    def save_latents(self, which: str) -> None:
+        session = self.explorer
+        if session is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save latents", str(Path.home() / f"{which}.json"),
+            "Latents JSON (*.json);;NumPy array (*.npy)")
+        if not path:
+            return
+        try:
+            session.save_latents(path, which)
+        except (GanStudioError, OSError) as e:
+            show_error(self, "Cannot save latents", str(e))
+            return
+        self.statusBar().showMessage(f"Saved {path}", 5000)
+
+    def load_latents(self) -> None:
+        session = self.explorer
+        if session is None:
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Load latents", str(Path.home()),
+                                              "Latents (*.json *.npy)")
+        if not path:
+            return
+        try:
+            count = session.load_latents(path)
+        except GanStudioError as e:
+            show_error(self, "Cannot load latents", str(e))
+            return
+        self.statusBar().showMessage(f"Loaded {count} latents as keyframes.", 5000)
 
     def close_run(self) -> None:
         if self._release_current_run():
@@ -733,12 +979,36 @@ class MainWindow(QMainWindow):
             self.stopped_in = time.monotonic() - started
         if self.watcher is not None:
             self.watcher.stop()
+        if self.explorer is not None:
+            self.explorer.close()
         self.training.plot.stop_auto_refresh()
         self.settings.save_window(self.saveGeometry(), self.saveState())
         self.settings.save_setup(self.setup.config().to_dict())
         self.settings.sync()
         wait_for_background(CLOSE_WAIT_MS)
         event.accept()
+
+
+class ExportCancelled(Exception):
+    """Raised inside an export job when the user pressed Cancel."""
+
+
+def _load_generator(path: Path):
+    from ganstudio.engine.loaders import load_generator
+
+    return load_generator(path)
+
+
+def _pretrained_label(path: Path) -> str:
+    from ganstudio.engine.checkpoint import read_generator_info
+
+    try:
+        meta = read_generator_info(path).meta
+    except GanStudioError:
+        return path.stem
+    dataset = meta.get("dataset", {}).get("name", "?")
+    conditional = " (class-conditional)" if meta.get("model", {}).get("conditional") else ""
+    return f"{path.stem}: {meta.get('family', '?')} on {dataset}{conditional}"
 
 
 def _scrollable(page: QWidget) -> QScrollArea:

@@ -9,7 +9,9 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import zipfile
 from pathlib import Path
 
 import torch
@@ -147,6 +149,13 @@ class ExportedGenerator(nn.Module):
 
 
 def load_exported(path: Path) -> LoadedGenerator:
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(
+            f"{path.name} is damaged or is not a torch.export program (a .pt2 file is a zip "
+            f"archive, and this one is not). Supported: {SUPPORTED}.")
+    quiet = logging.getLogger("torch.export")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)  # it logs a traceback before raising; ours says it better
     try:
         program = torch.export.load(str(path))
     except Exception as e:  # torch.export raises many types for bad files
@@ -154,6 +163,8 @@ def load_exported(path: Path) -> LoadedGenerator:
             f"{path.name} is damaged or is not a torch.export program "
             f"({_first_line(e)}). Supported: {SUPPORTED}."
         ) from None
+    finally:
+        quiet.setLevel(level)
     inputs = _user_inputs(program)
     if not inputs or len(inputs) > 2:
         raise CheckpointError(

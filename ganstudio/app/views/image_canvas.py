@@ -43,6 +43,7 @@ class ImageCanvas(QWidget):
 
     cell_clicked = Signal(int)
     cell_hovered = Signal(int)  # -1 when the pointer leaves every cell
+    image_clicked = Signal(float, float)  # x, y in image pixels: for pictures without cells
 
     def __init__(self, parent: QWidget | None = None, *, interactive: bool = True):
         super().__init__(parent)
@@ -136,6 +137,22 @@ class ImageCanvas(QWidget):
         from ganstudio.engine.images import grid_cell
 
         return grid_cell(self._array.shape, (py, px), self._nrow, self._n, self._pad)
+
+    def image_position(self, pos: QPoint | QPointF) -> tuple[float, float] | None:
+        """Widget position ``pos`` in image pixels (x, y), or None outside the image."""
+        geometry = self._layout()
+        if self._array is None or geometry.scale <= 0:
+            return None
+        x = (pos.x() - geometry.image.x()) / geometry.scale
+        y = (pos.y() - geometry.image.y()) / geometry.scale
+        h, w = self._array.shape[:2]
+        return (x, y) if 0 <= x < w and 0 <= y < h else None
+
+    def widget_position(self, x: float, y: float) -> QPointF:
+        """Image pixel (x, y) in widget coordinates."""
+        geometry = self._layout()
+        return QPointF(geometry.image.x() + x * geometry.scale,
+                       geometry.image.y() + y * geometry.scale)
 
     def cell_rect(self, index: int) -> QRectF:
         """Cell ``index`` in widget coordinates (an empty rectangle when there is no such cell)."""
@@ -275,6 +292,9 @@ class ImageCanvas(QWidget):
 
     def mousePressEvent(self, event) -> None:
         if self._interactive and event.button() == Qt.MouseButton.LeftButton:
+            position = self.image_position(event.position())
+            if position is not None:
+                self.image_clicked.emit(*position)
             index = self.cell_at(event.position())
             if index is not None:
                 self.cell_clicked.emit(index)

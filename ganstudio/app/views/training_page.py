@@ -6,6 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
+    QPushButton,
     QSplitter,
     QStackedWidget,
     QVBoxLayout,
@@ -43,6 +44,10 @@ class TrainingPage(QWidget):
         header.addWidget(self.chip)
         header.addStretch(1)
         header.addWidget(self.detail)
+        self.explore_button = QPushButton("Explore generator")
+        self.explore_button.setToolTip("Open this run's latest checkpoint in the latent "
+                                       "explorer, following new checkpoints live")
+        header.addWidget(self.explore_button)
 
         self.samples = SampleGridView()
         self.points = PointsView()

@@ -1,0 +1,89 @@
+"""The explorer's render worker: one thread, and the newest request of each kind wins.
+
+Requests carry a stamp. A request waiting in the queue is replaced by a newer one of the same
+kind (a slider storm renders only the latest position); results come back with their stamp,
+so the controller can drop any that a newer request has overtaken; an exception comes back
+as a message to draw over the image. This is the pattern of NVIDIA's StyleGAN3 visualizer
+and of ndv.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+
+@dataclass
+class RenderResult:
+    kind: str
+    stamp: int
+    value: Any = None
+    error: str | None = None
+    details: str | None = None
+    seconds: float = 0.0
+
+
+class RenderWorker(QObject):
+    finished = Signal(object)  # RenderResult, delivered on the UI thread
+
+    def __init__(self, priority: tuple[str, ...] = (), parent: QObject | None = None):
+        super().__init__(parent)
+        self._priority = priority  # kinds served first when several wait
+        self._pending: dict[str, tuple[int, Callable[[], Any]]] = {}
+        self._wake = threading.Condition()
+        self._closing = False
+        self._busy = False
+        self._thread = threading.Thread(target=self._loop, name="render", daemon=True)
+        self._thread.start()
+
+    def submit(self, kind: str, stamp: int, job: Callable[[], Any]) -> None:
+        """Queue ``job``; it replaces any request of the same kind not yet started."""
+        with self._wake:
+            self._pending[kind] = (stamp, job)
+            self._wake.notify()
+
+    def idle(self) -> bool:
+        with self._wake:
+            return not self._pending and not self._busy
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        with self._wake:
+            self._closing = True
+            self._pending.clear()
+            self._wake.notify()
+        self._thread.join(timeout)
+
+    def _next(self) -> tuple[str, int, Callable[[], Any]] | None:
+        with self._wake:
+            while not self._pending and not self._closing:
+                self._wake.wait()
+            if self._closing:
+                return None
+            order = [k for k in self._priority if k in self._pending] + list(self._pending)
+            kind = order[0]
+            stamp, job = self._pending.pop(kind)
+            self._busy = True
+            return kind, stamp, job
+
+    def _loop(self) -> None:
+        while (request := self._next()) is not None:
+            kind, stamp, job = request
+            started = time.perf_counter()
+            try:
+                result = RenderResult(kind, stamp, value=job())
+            except Exception as e:  # shown over the image; the explorer keeps working
+                result = RenderResult(kind, stamp, error=str(e) or type(e).__name__,
+                                      details=traceback.format_exc())
+            result.seconds = time.perf_counter() - started
+            with self._wake:
+                self._busy = False
+            # RuntimeError: the explorer was closed while this ran; nobody is waiting
+            with contextlib.suppress(RuntimeError):
+                self.finished.emit(result)
