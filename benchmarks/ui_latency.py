@@ -112,6 +112,40 @@ def app_run(app, steps: int) -> tuple[float, list[float]]:
         return its, lags
 
 
+STARTUP_PROBE = """
+import sys, time
+from PySide6.QtCore import QSettings, QTimer
+from ganstudio.app.main import create_app
+from ganstudio.app.main_window import MainWindow
+from ganstudio.app.settings import AppSettings
+app = create_app([])
+window = MainWindow(AppSettings(QSettings(sys.argv[1], QSettings.Format.IniFormat)))
+window.show()
+def shown():
+    print("shown", "torch" in sys.modules, flush=True)
+    app.quit()
+QTimer.singleShot(0, shown)
+app.exec()
+"""
+
+
+def startup_seconds(repeats: int = 3) -> dict:
+    """From launching a fresh Python process to the main window's first event-loop turn."""
+    import subprocess
+
+    times, torch_loaded = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(repeats):
+            start = time.perf_counter()
+            out = subprocess.run([sys.executable, "-c", STARTUP_PROBE, str(Path(tmp) / "s.ini")],
+                                 capture_output=True, text=True, check=True).stdout
+            times.append(time.perf_counter() - start)
+            torch_loaded.append("True" in out)
+    return {"median_s": round(statistics.median(times), 2),
+            "runs_s": [round(t, 2) for t in times], "torch_imported_before_shown": any(
+                torch_loaded), "target": "<= 2"}
+
+
 def plot_redraw_ms() -> dict:
     sys.path.insert(0, str(Path(__file__).parent))
     from plot_redraw import measure
@@ -150,6 +184,7 @@ def main() -> None:
             "in_app_runs": [round(v, 2) for v in in_app],
         },
         "plot_redraw_1m_points_ms": plot_redraw_ms(),
+        "startup": startup_seconds(),
     }, indent=2))
 
 

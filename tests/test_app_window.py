@@ -71,8 +71,10 @@ def test_welcome_open_checkpoint_action_uses_a_file_dialog(window, qtbot, monkey
         return str(checkpoint), ""
 
     monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(fake_dialog))
-    qtbot.mouseClick(window.welcome.cards["checkpoint"], Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(window.explorer_opened, timeout=30_000):
+        qtbot.mouseClick(window.welcome.cards["checkpoint"], Qt.MouseButton.LeftButton)
     assert asked
+    assert window.pages.currentWidget() is window.explorer_page
     assert str(checkpoint.resolve()) in window.settings.recent("checkpoints")
 
 
@@ -214,7 +216,7 @@ def test_menus_use_standard_shortcuts(window):
     assert window.act_new.shortcut().toString() == "Ctrl+N"
     assert window.act_save.shortcut().toString() == "Ctrl+S"
     menus = [a.text() for a in window.menuBar().actions()]
-    assert menus == ["&File", "&Training", "&View", "&Help"]
+    assert menus == ["&File", "&Training", "&Explore", "&View", "&Help"]
 
 
 def test_new_training_shows_the_setup_panel(window, qtbot):

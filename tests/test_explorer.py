@@ -13,7 +13,7 @@ from app_support import tiny_image_config, tiny_points_config
 from PIL import Image
 from PySide6.QtCore import Qt
 
-from ganstudio.app.controllers import explorer_session
+from ganstudio.app.controllers import explorer_options
 from ganstudio.app.render_worker import RenderWorker
 from ganstudio.engine.errors import GanStudioError
 from ganstudio.engine.trainer import Trainer
@@ -36,7 +36,7 @@ def runs(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def quick_pca(monkeypatch):
-    monkeypatch.setattr(explorer_session, "PCA_SAMPLES", 400)
+    monkeypatch.setattr(explorer_options, "PCA_SAMPLES", 400)
 
 
 def _open(window, qtbot, path, live=False):
@@ -97,7 +97,7 @@ def test_moving_a_direction_slider_edits_the_selected_sample(window, qtbot, runs
     session = _open(window, qtbot, _checkpoint(runs["digits"]))
     page = window.explorer_page
     qtbot.waitUntil(lambda: "PC1" in page._direction_sliders, timeout=30_000)
-    assert len(session.directions) == explorer_session.PCA_COMPONENTS
+    assert len(session.directions) == explorer_options.PCA_COMPONENTS
     qtbot.waitUntil(lambda: page.selected.image() is not None, timeout=10_000)
     before = page.selected.image().copy()
     with qtbot.waitSignal(session.selected_ready, timeout=10_000) as ready:
@@ -253,7 +253,7 @@ def test_exports_decode_with_the_right_frames_and_sizes(window, qtbot, runs, tmp
         assert im.n_frames == 10 and im.size == (252, 252)
         assert im.info["duration"] in (120, 130)  # GIF keeps centiseconds of 1000 / 8
     with Image.open(outputs["walk"]) as im:
-        assert im.n_frames == 2 * explorer_session.WALK_FRAMES - 2  # there and back
+        assert im.n_frames == 2 * explorer_options.WALK_FRAMES - 2  # there and back
     assert progress and progress[-1] == 1.0
 
 

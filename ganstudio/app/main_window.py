@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
 
 from ganstudio.app import theme
 from ganstudio.app.background import JobFailed, run_in_background, wait_for_background
-from ganstudio.app.controllers.explorer_session import ExplorerSession
 from ganstudio.app.controllers.run_watcher import RunWatcher
 from ganstudio.app.controllers.training_session import TrainingSession
 from ganstudio.app.settings import AppSettings
@@ -76,7 +75,7 @@ class MainWindow(QMainWindow):
         self.welcome = WelcomePage()
         self.training = TrainingPage()
         self.explorer_page = ExplorerPage()
-        self.explorer: ExplorerSession | None = None
+        self.explorer = None  # an ExplorerSession once a generator is open
         self.pages = QStackedWidget()
         self.pages.addWidget(_scrollable(self.welcome))
         self.pages.addWidget(self.training)
@@ -714,6 +713,8 @@ class MainWindow(QMainWindow):
                        f"{reason}\n\nGAN Studio opens: {SUPPORTED}.",
                        None if isinstance(result.error, GanStudioError) else result.details)
             return
+        from ganstudio.app.controllers.explorer_session import ExplorerSession
+
         if self.explorer is not None:
             self.explorer.close()
         session = ExplorerSession(result, follow=follow, parent=self)

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from ganstudio.app.controllers import explorer_options as options
 from ganstudio.app.render_worker import RenderResult, RenderWorker
 from ganstudio.engine import latent
 from ganstudio.engine.checkpoint import LoadedGenerator
@@ -23,13 +24,9 @@ from ganstudio.engine.errors import GanStudioError
 from ganstudio.engine.images import make_grid
 from ganstudio.engine.rendering import extent_of, render_samples, scatter, strip
 
-GRID_SIZES = (9, 16, 25, 36, 64)
-PCA_SAMPLES = 10_000
-PCA_COMPONENTS = 10
 BACKGROUND_POINTS = 2000  # 2-D generators: the cloud every 2-D picture is drawn over
 POINT_RADIUS, SELECTED_RADIUS = 4, 7
 LATENT_FORMAT = "ganstudio.latents"
-WALK_FRAMES, WALK_EXTENT = 32, 3.0
 EXPORT_SIZE = 256  # exported samples are enlarged (crisply) to about this many pixels
 FOLLOW_MS = 1000
 
@@ -263,10 +260,11 @@ class ExplorerSession(QObject):
 
     # --- directions -----------------------------------------------------------------------
 
-    def compute_directions(self, n_samples: int = PCA_SAMPLES, k: int = PCA_COMPONENTS) -> None:
+    def compute_directions(self) -> None:
         """GANSpace directions, off the UI thread; ``directions_changed`` follows."""
         from ganstudio.app.background import run_in_background
 
+        n_samples, k = options.PCA_SAMPLES, options.PCA_COMPONENTS
         if self._pca_running:
             return
         self._pca_running = True
@@ -673,7 +671,8 @@ class ExplorerSession(QObject):
         path_z, path_labels = self.path() if len(self.keyframes) >= 2 else (None, None)
         walk_z = None
         if kind == "walk":
-            walk_z = latent.walk(z_sel, self.directions[direction], WALK_FRAMES, WALK_EXTENT)
+            walk_z = latent.walk(z_sel, self.directions[direction], options.WALK_FRAMES,
+                                 options.WALK_EXTENT)
 
         def frames_of(z, labels, progress):
             outputs = render_samples(self.generator, z, labels, progress=progress)
@@ -705,7 +704,7 @@ class ExplorerSession(QObject):
                     return save_png(path, self._scatter(lines=[(out, (76, 154, 255))]))
                 return save_png(path, strip(out))
             labels = path_labels if kind == "animation" else (
-                torch.full((WALK_FRAMES,), label) if label is not None else None)
+                torch.full((options.WALK_FRAMES,), label) if label is not None else None)
             z = path_z if kind == "animation" else walk_z
             frames = frames_of(z, labels, lambda f: progress(0.9 * f))
             result = save_animation(path, frames, fps=fps, bounce=kind == "walk")

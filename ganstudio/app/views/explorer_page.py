@@ -4,6 +4,7 @@ interpolation, a latent plane and the nearest training images."""
 from __future__ import annotations
 
 from functools import partial
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
@@ -25,11 +26,15 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from superqt import QLabeledDoubleSlider, QLargeIntSpinBox
+from superqt import QElidingLabel, QFlowLayout, QLabeledDoubleSlider, QLargeIntSpinBox
 
 from ganstudio.app import theme
-from ganstudio.app.controllers.explorer_session import GRID_SIZES, PCA_SAMPLES, ExplorerSession
+from ganstudio.app.controllers import explorer_options as options
+from ganstudio.app.controllers.explorer_options import GRID_SIZES
 from ganstudio.app.views.image_canvas import ImageCanvas
+
+if TYPE_CHECKING:
+    from ganstudio.app.controllers.explorer_session import ExplorerSession
 
 DIRECTION_RANGE = 5.0
 MORPH_RANGE = 1.5
@@ -39,6 +44,16 @@ def _heading(text: str) -> QLabel:
     label = QLabel(text)
     label.setStyleSheet(f"color: {theme.TEXT}; font-weight: 600; padding-top: 10px;")
     return label
+
+
+def _pair(*widgets: QWidget) -> QWidget:
+    """A label and its field, kept on one line when a row of options wraps."""
+    box = QWidget()
+    layout = QHBoxLayout(box)
+    layout.setContentsMargins(0, 0, 8, 0)
+    for widget in widgets:
+        layout.addWidget(widget)
+    return box
 
 
 def _slider(lo: float, hi: float, value: float, step: float = 0.05) -> QLabeledDoubleSlider:
@@ -66,7 +81,7 @@ class ExplorerPage(QWidget):
     def _build(self) -> None:
         self.title = QLabel("Explorer")
         self.title.setObjectName("heading")
-        self.details = QLabel()
+        self.details = QElidingLabel()
         self.details.setObjectName("subtle")
         self.live = QCheckBox("Live: follow the run's latest checkpoint")
         self.live.setToolTip("On: reload the generator whenever the run saves a checkpoint. "
@@ -85,10 +100,12 @@ class ExplorerPage(QWidget):
 
         controls = self._build_controls()
         self.grid = ImageCanvas()
+        self.grid.setMinimumSize(180, 160)
         self.grid.cell_clicked.connect(self._on_cell_clicked)
         self.grid.image_clicked.connect(self._on_image_clicked)
         self.grid.set_message("Rendering…")
         self.selected = ImageCanvas(interactive=False)
+        self.selected.setMinimumSize(140, 140)
         self.caption = QLabel()
         self.caption.setObjectName("subtle")
         self.caption.setWordWrap(True)
@@ -217,7 +234,7 @@ class ExplorerPage(QWidget):
         scroll.setWidget(panel)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setMinimumWidth(340)
+        scroll.setMinimumWidth(300)
         return scroll
 
     def _build_interpolation(self) -> QWidget:
@@ -225,7 +242,8 @@ class ExplorerPage(QWidget):
         layout = QHBoxLayout(page)
         left = QVBoxLayout()
         self.keyframes = QListWidget()
-        self.keyframes.setMaximumWidth(230)
+        self.keyframes.setMaximumWidth(220)
+        self.keyframes.setMinimumWidth(150)
         left.addWidget(QLabel("Keyframes"))
         left.addWidget(self.keyframes, 1)
         buttons = QHBoxLayout()
@@ -249,7 +267,7 @@ class ExplorerPage(QWidget):
         layout.addLayout(left)
 
         right = QVBoxLayout()
-        options = QHBoxLayout()
+        options = QFlowLayout()
         self.method = QComboBox()
         self.method.addItems(["slerp", "lerp"])
         self.method.setToolTip("slerp follows the sphere (keeps latents' typical norm); lerp "
@@ -269,13 +287,12 @@ class ExplorerPage(QWidget):
         self.fps.setValue(12)
         self.fps.setSuffix(" fps")
         self.fps.valueChanged.connect(self._on_fps)
-        for widget in (QLabel("Method"), self.method, QLabel("Frames"), self.frame_count,
-                       self.play, QLabel("Speed"), self.fps):
-            options.addWidget(widget)
-        options.addStretch(1)
+        for pair in ((QLabel("Method"), self.method), (QLabel("Frames"), self.frame_count),
+                     (self.play,), (QLabel("Speed"), self.fps)):
+            options.addWidget(_pair(*pair))
         right.addLayout(options)
         self.strip = ImageCanvas(interactive=False)
-        self.strip.setMinimumHeight(80)
+        self.strip.setMinimumSize(160, 60)
         self.strip.set_message("Add two or more keyframes to interpolate.")
         right.addWidget(self.strip, 1)
         scrub = QHBoxLayout()
@@ -289,7 +306,7 @@ class ExplorerPage(QWidget):
         right.addLayout(scrub)
         layout.addLayout(right, 3)
         self.player = ImageCanvas(interactive=False)
-        self.player.setMinimumSize(160, 160)
+        self.player.setMinimumSize(100, 100)
         self.player.setMaximumWidth(260)
         layout.addWidget(self.player, 1)
         return page
@@ -297,7 +314,7 @@ class ExplorerPage(QWidget):
     def _build_plane(self) -> QWidget:
         page = QWidget()
         layout = QVBoxLayout(page)
-        options = QHBoxLayout()
+        options = QFlowLayout()
         self.plane_x = QComboBox()
         self.plane_y = QComboBox()
         self.plane_extent = QDoubleSpinBox()
@@ -312,12 +329,12 @@ class ExplorerPage(QWidget):
         self.plane_y.activated.connect(self._on_plane)
         self.plane_extent.valueChanged.connect(self._on_plane)
         self.plane_size.activated.connect(self._on_plane)
-        for widget in (QLabel("Across"), self.plane_x, QLabel("Down"), self.plane_y,
-                       QLabel("± amount"), self.plane_extent, QLabel("Size"), self.plane_size):
-            options.addWidget(widget)
-        options.addStretch(1)
+        for pair in ((QLabel("Across"), self.plane_x), (QLabel("Down"), self.plane_y),
+                     (QLabel("± amount"), self.plane_extent), (QLabel("Size"), self.plane_size)):
+            options.addWidget(_pair(*pair))
         layout.addLayout(options)
         self.plane = ImageCanvas(interactive=False)
+        self.plane.setMinimumSize(120, 100)
         layout.addWidget(self.plane, 1)
         return page
 
@@ -339,6 +356,7 @@ class ExplorerPage(QWidget):
         options.addWidget(hint, 1)
         layout.addLayout(options)
         self.nearest = ImageCanvas(interactive=False)
+        self.nearest.setMinimumSize(120, 60)
         layout.addWidget(self.nearest, 1)
         self.nearest_distances = QLabel("")
         self.nearest_distances.setObjectName("subtle")
@@ -381,7 +399,7 @@ class ExplorerPage(QWidget):
         self._on_keyframes()
         self.grid.set_message("Rendering…")
         self.directions_status.setText(
-            f"Computing principal directions from {PCA_SAMPLES:,} samples…")
+            f"Computing principal directions from {options.PCA_SAMPLES:,} samples…")
         session.render_all()
         session.compute_directions()
 
@@ -525,7 +543,7 @@ class ExplorerPage(QWidget):
 
     def _on_directions_progress(self, fraction: float) -> None:
         self.directions_status.setText(
-            f"Computing principal directions from {PCA_SAMPLES:,} samples… {fraction:.0%}")
+            f"Computing principal directions from {options.PCA_SAMPLES:,} samples… {fraction:.0%}")
 
     def _on_plane(self, *_) -> None:
         if self.session is not None:

@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -40,6 +40,7 @@ from ganstudio.engine.data import DATASETS
 from ganstudio.engine.nets import FAMILIES
 
 PREVIEW_COUNT = 12
+PREVIEW_DELAY_MS = 400
 # Previews (or why there is none) by dataset and file, shared by every panel: real samples
 # do not change, and building a dataset for one takes seconds.
 _PREVIEWS: dict[str, QPixmap | str] = {}
@@ -89,6 +90,12 @@ class SetupPanel(QWidget):
         self._problems: list[Problem] = []
         self._rows: dict[str, _Row] = {}
         self._forms: dict[str, QFormLayout] = {}
+        # The preview loads a little after a change (and after start-up): building it imports
+        # torch, which must not delay the window appearing.
+        self._preview_timer = QTimer(self)
+        self._preview_timer.setSingleShot(True)
+        self._preview_timer.setInterval(PREVIEW_DELAY_MS)
+        self._preview_timer.timeout.connect(self._refresh_preview)
         self._build()
         self.set_config(defaults_for("digits"))
 
@@ -222,7 +229,7 @@ class SetupPanel(QWidget):
             spin.valueChanged.connect(self._on_edited)
         for line in (self.points_path, self.r1, self.lr_g, self.lr_d):
             line.textChanged.connect(self._on_edited)
-        self.points_path.editingFinished.connect(self._refresh_preview)
+        self.points_path.editingFinished.connect(self._preview_timer.start)
 
     def _section(self, title: str) -> QFormLayout:
         heading = QLabel(title)
@@ -282,7 +289,7 @@ class SetupPanel(QWidget):
             self._loading = False
         self._update_visibility()
         self._revalidate()
-        self._refresh_preview()
+        self._preview_timer.start()
 
     def config(self) -> RunConfig:
         """The settings as shown (a value that does not parse keeps its old number)."""
