@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ganstudio.engine import losses
+from ganstudio.engine import distributed, losses
 from ganstudio.engine.checkpoint import (
     checkpoint_paths,
     read_training_state,
@@ -117,13 +117,19 @@ class Trainer:
 
     def _setup(self) -> None:
         cfg = self.config
-        torch.manual_seed(cfg.train.seed)
-        self.device = resolve_device(cfg.train.device)
+        torch.manual_seed(cfg.train.seed)  # the same initial weights on every rank
+        self.world = distributed.from_environment()
+        self.device = distributed.start(self.world, resolve_device(cfg.train.device))
+        if not self.world.leader:
+            self.run_dir = None  # rank 0 alone writes the run folder
         self.data = load_dataset(cfg.data.name, cfg.data.seed, cfg.data.path)
         info = self.info = self.data.info
         self.G, self.D = build_networks(cfg.model, info, cfg.loss.name)
         self.G.to(self.device)
         self.D.to(self.device)
+        if self.world.distributed:
+            distributed.broadcast_parameters(self.G)
+            distributed.broadcast_parameters(self.D)
         convolutional = cfg.model.family == "dcgan"
         self.amp_dtype = autocast_dtype(self.device, convolutional)
         self.memory_format = torch.preserve_format
@@ -145,8 +151,10 @@ class Trainer:
         self.x_data = self.data.x.to(self.device)
         self.y_data = self.data.y.to(self.device) if self.data.y is not None else None
         self.output_range = self.G.output_range
-        # One generator on the device draws data indices, noise and penalty mixes.
-        self.rng = torch.Generator(self.device).manual_seed(cfg.train.seed + 1)
+        # One generator on the device draws data indices, noise and penalty mixes; each rank
+        # draws its own batches.
+        self.rng = torch.Generator(self.device).manual_seed(
+            cfg.train.seed + 1 + 1_000_003 * self.world.rank)
         self._make_fixed_noise()
         self.view_extent = _extent(self.data.x) if not self.info.is_image else None
         self.elapsed = 0.0
@@ -196,13 +204,15 @@ class Trainer:
         finally:
             if writer is not None:
                 writer.close(status)
+            distributed.stop(self.world)
 
     def _events(self) -> Iterator:
         cfg = self.config.train
         total = cfg.steps
         yield StartedEvent(
             step=self.step, total_steps=total, device=str(self.device),
-            device_name=describe(self.device, self.amp_dtype),
+            device_name=describe(self.device, self.amp_dtype) + (
+                f" × {self.world.size} processes" if self.world.distributed else ""),
             params_g=_count(self.G), params_d=_count(self.D),
             run_dir=str(self.run_dir) if self.run_dir else None,
             kind=self.info.kind,
@@ -220,6 +230,8 @@ class Trainer:
         started = time.perf_counter()
         while self.step < total:
             yield from self._apply_commands()
+            if self.world.distributed:  # every rank stops at the same step
+                self._stop = distributed.any_rank(self._stop, self.world, self.device)
             if self._stop:
                 reason = "stopped"
                 break
@@ -274,6 +286,8 @@ class Trainer:
                 loss_d = loss_d + 0.5 * r1_gamma * r1_every * r1
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
+            if self.world.distributed:
+                distributed.average_gradients(self.params_d, self.world)
             grad_d = _grad_norm(self.params_d)
             self.opt_d.step()
 
@@ -283,6 +297,8 @@ class Trainer:
         loss_g = losses.g_loss(name, fake_logits_g)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
+        if self.world.distributed:
+            distributed.average_gradients(self.params_g, self.world)
         grad_g = _grad_norm(self.params_g)
         self.opt_g.step()
         if self.G_ema is not None:
@@ -566,6 +582,9 @@ class Trainer:
         self.d_steps = now.d_steps if now.d_steps != saved.d_steps else int(state["d_steps"])
         torch.set_rng_state(state["rng_torch"])
         self.rng.set_state(state["rng_run"])
+        if self.world.distributed:  # rank 0's saved stream would give every rank its batches
+            self.rng.manual_seed(self.config.train.seed + 1 + 1_000_003 * self.world.rank
+                                 + int(state["step"]))
         if self.device.type == "cuda" and "rng_cuda" in state:
             torch.cuda.set_rng_state(state["rng_cuda"], self.device)
         self.step = int(state["step"])
