@@ -230,7 +230,7 @@ class CheckpointInfo:
         return int(self.meta.get("step", 0))
 
 
-def read_generator_info(path: str | Path) -> CheckpointInfo:
+def _read_generator_file(path: str | Path) -> tuple[Path, dict[str, torch.Tensor], dict]:
     path = resolve_checkpoint(path)
     tensors, meta = read_safetensors(path)
     if meta.get("format") != GENERATOR_FORMAT:
@@ -238,6 +238,11 @@ def read_generator_info(path: str | Path) -> CheckpointInfo:
             f"{path.name} is a training state, not a generator; open the .safetensors file "
             "beside it (without .train)."
         )
+    return path, tensors, meta
+
+
+def read_generator_info(path: str | Path) -> CheckpointInfo:
+    path, tensors, meta = _read_generator_file(path)
     params = sum(t.numel() for k, t in tensors.items() if not _is_buffer_name(k))
     return CheckpointInfo(path, meta, params)
 
@@ -310,13 +315,7 @@ def load_native_generator(path: str | Path) -> LoadedGenerator:
     from ganstudio.engine.data import DatasetInfo
     from ganstudio.engine.nets import build_generator
 
-    path = resolve_checkpoint(path)
-    tensors, meta = read_safetensors(path)
-    if meta.get("format") != GENERATOR_FORMAT:
-        raise CheckpointError(
-            f"{path.name} is a training state, not a generator; open the .safetensors file "
-            "beside it (without .train)."
-        )
+    path, tensors, meta = _read_generator_file(path)
     try:
         model_cfg = ModelConfig(**meta["model"])
         d = meta["dataset"]

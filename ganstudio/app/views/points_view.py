@@ -12,7 +12,7 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QCheckBox, QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from ganstudio.app import theme
-from ganstudio.app.views.snapshot_scrubber import SnapshotScrubber
+from ganstudio.app.views.snapshot_scrubber import Scrubbed, SnapshotScrubber
 
 PLACEHOLDER = "Generated points appear here as training runs."
 REAL_SIZE, FAKE_SIZE = 3, 4  # screen pixels
@@ -54,7 +54,7 @@ class _PointsSnapshot:
     path: Path | None
 
 
-class PointsView(QWidget):
+class PointsView(Scrubbed, QWidget):
     """Real points in grey, generated points on top, and D's output over the plane behind them.
 
     Items are made once and fed with ``setData``. The view range is set once, from the first
@@ -284,23 +284,6 @@ class PointsView(QWidget):
         self.set_metrics(None)
         self.subtitle.setText(PLACEHOLDER)
         self.error.hide()
-
-    def count(self) -> int:
-        return self.scrubber.count()
-
-    def current_step(self) -> int | None:
-        snapshot = self.scrubber.current()
-        return snapshot.step if snapshot is not None else None
-
-    def following_latest(self) -> bool:
-        return self.scrubber.following_latest()
-
-    def set_following_latest(self, follow: bool) -> None:
-        self.scrubber.set_following_latest(follow)
-
-    def show_step(self, step: int) -> None:
-        """Show the snapshot of ``step`` (or the last before it); stops following the newest."""
-        self.scrubber.show_step(step)
 
     # --- events -------------------------------------------------------------------------
 

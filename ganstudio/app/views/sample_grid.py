@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QVBoxLay
 
 from ganstudio.app import theme
 from ganstudio.app.views.image_canvas import ImageCanvas
-from ganstudio.app.views.snapshot_scrubber import SnapshotScrubber
+from ganstudio.app.views.snapshot_scrubber import Scrubbed, SnapshotScrubber
 
 PLACEHOLDER = "Samples from the fixed noise appear here as training runs."
 DECODED_GRIDS = 8  # grids kept decoded in memory; older ones are read back when shown
@@ -78,7 +78,7 @@ class SampleDetail(QFrame):
         self.step.setText(f"step {step:,}")
 
 
-class SampleGridView(QWidget):
+class SampleGridView(Scrubbed, QWidget):
     """The grid of samples from the fixed noise, newest first, with every earlier one a scrub away.
 
     Each snapshot is a grid image made by ``make_grid`` (pad 2), given as an array, as the
@@ -155,23 +155,6 @@ class SampleGridView(QWidget):
         self.canvas.set_image(None)
         self.canvas.set_message(PLACEHOLDER)
         self.subtitle.clear()
-
-    def count(self) -> int:
-        return self.scrubber.count()
-
-    def current_step(self) -> int | None:
-        snapshot = self.scrubber.current()
-        return snapshot.step if snapshot is not None else None
-
-    def following_latest(self) -> bool:
-        return self.scrubber.following_latest()
-
-    def set_following_latest(self, follow: bool) -> None:
-        self.scrubber.set_following_latest(follow)
-
-    def show_step(self, step: int) -> None:
-        """Show the snapshot of ``step`` (or the last before it); stops following the newest."""
-        self.scrubber.show_step(step)
 
     def decoded_steps(self) -> list[int]:
         """The steps whose grids are decoded in memory, least recently shown first."""

@@ -144,3 +144,26 @@ class SnapshotScrubber(QWidget):
 
     def _on_latest_toggled(self, checked: bool) -> None:
         self.set_following_latest(checked)
+
+
+class Scrubbed:
+    """For a view with a ``scrubber``: the history queries and moves, delegated to it."""
+
+    scrubber: SnapshotScrubber
+
+    def count(self) -> int:
+        return self.scrubber.count()
+
+    def current_step(self) -> int | None:
+        snapshot = self.scrubber.current()
+        return snapshot.step if snapshot is not None else None
+
+    def following_latest(self) -> bool:
+        return self.scrubber.following_latest()
+
+    def set_following_latest(self, follow: bool) -> None:
+        self.scrubber.set_following_latest(follow)
+
+    def show_step(self, step: int) -> None:
+        """Show the snapshot of ``step`` (or the last before it); stops following the newest."""
+        self.scrubber.show_step(step)
