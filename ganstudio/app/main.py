@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -12,6 +13,17 @@ from PySide6.QtWidgets import QApplication
 from ganstudio import __version__
 from ganstudio.app import theme
 from ganstudio.app.background import wait_for_background
+
+
+def quiet_cpu_threads() -> None:
+    """Let PyTorch's CPU threads sleep when idle instead of spinning.
+
+    OpenMP's default busy-wait assumes it owns every core. A desktop app shares them with
+    its own UI thread and with whatever else the user runs; measured on 2 cores with another
+    job running, spinning threads trained dcgan at 0.8 it/s against 5.4 it/s passive. It
+    must be set before torch is imported, which the app does lazily.
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def create_app(argv: list[str] | None = None) -> QApplication:
@@ -38,6 +50,7 @@ def _icon() -> QIcon | None:
 
 
 def run_app(open_path: str | Path | None = None, explore: bool = False) -> int:
+    quiet_cpu_threads()
     app = create_app()
     from ganstudio.app.main_window import MainWindow
 
