@@ -91,6 +91,20 @@ def test_pause_step_resume_and_stop_from_the_toolbar(window, qtbot):
     assert not window.act_pause.isEnabled() and window.act_start.isEnabled()
 
 
+def test_a_step_right_after_pausing_reaches_the_window(window, qtbot):
+    """The trainer blocks while paused; the step it just made must not wait in a batch."""
+    session = _start(window, qtbot, tiny_points_config(steps=LONG))
+    state = session.state
+    _wait_steps(qtbot, state, 3)
+    with qtbot.waitSignal(state.status_changed, check_params_cb=lambda s: s == "paused",
+                          timeout=30_000):
+        window.act_pause.trigger()
+        window.act_step.trigger()  # both commands reach the trainer together
+    paused_at = state.step
+    qtbot.waitUntil(lambda: state.step == paused_at + 1, timeout=10_000)
+    assert state.status == "paused"
+
+
 def test_space_toggles_pause(window, qtbot):
     session = _start(window, qtbot, tiny_points_config(steps=LONG))
     _wait_steps(qtbot, session.state, 2)

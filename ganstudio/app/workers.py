@@ -100,5 +100,8 @@ class EventWorker(QObject):
     def __del__(self) -> None:
         # a QThread destroyed while running aborts the process; wait for it to end
         thread = getattr(self, "_thread", None)
-        if thread is not None and thread.isRunning():
-            thread.wait()
+        try:
+            if thread is not None and thread.isRunning():
+                thread.wait()
+        except RuntimeError:  # Qt already deleted the thread: nothing is left running
+            pass

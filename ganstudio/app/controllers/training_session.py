@@ -33,7 +33,9 @@ class TrainingSession(QObject):
         self.commands: queue.SimpleQueue = queue.SimpleQueue()
         self.error: tuple[str, str] | None = None
         self._stopping = False
-        self.worker = EventWorker(self._events, is_urgent=_is_urgent, name="training", parent=self)
+        self._trainer = None  # set and read on the worker thread only
+        self.worker = EventWorker(self._events, is_urgent=self._is_urgent, name="training",
+                                  parent=self)
         self.worker.batch.connect(self.state.apply)
         self.worker.failed.connect(self._on_worker_failed)
         self.worker.finished.connect(self._on_worker_finished)
@@ -42,9 +44,16 @@ class TrainingSession(QObject):
         """Runs on the worker thread: torch is imported and the networks built there."""
         from ganstudio.engine.trainer import Trainer
 
-        trainer = Trainer(self.config, run_dir=self.run_dir, resume=self.resume_path,
-                          commands=self.commands)
-        yield from trainer.run()
+        self._trainer = Trainer(self.config, run_dir=self.run_dir, resume=self.resume_path,
+                                commands=self.commands)
+        yield from self._trainer.run()
+
+    def _is_urgent(self, event) -> bool:
+        """Runs on the worker thread. Steps are batched, except a step made while paused:
+        the trainer then blocks waiting for a command, and the step must not wait with it."""
+        if not isinstance(event, ev.StepEvent):
+            return True
+        return self._trainer is not None and self._trainer.paused
 
     def start(self) -> None:
         self.state.set_status("starting")
@@ -96,6 +105,3 @@ class TrainingSession(QObject):
             self.state.set_status("stopped")
         self.finished.emit()
 
-
-def _is_urgent(event) -> bool:
-    return not isinstance(event, ev.StepEvent)
