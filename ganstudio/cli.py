@@ -39,6 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
     app = sub.add_parser("app", help="open the desktop app (the default)")
     app.add_argument("path", nargs="?", help="a run folder or checkpoint to open")
 
+    explore = sub.add_parser("explore", help="open a generator in the app's latent explorer")
+    explore.add_argument("checkpoint", help="a checkpoint (.safetensors, netG.pth, .pt2) or a "
+                         "run folder (its latest checkpoint, followed live)")
+
     train = sub.add_parser(
         "train", help="train headless, writing a run folder the app can open",
         description="Train a GAN headless. Settings come from --config, else from the "
@@ -84,6 +88,24 @@ def build_parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="describe a checkpoint or run folder")
     info.add_argument("path", help="a checkpoint file or run folder")
     info.add_argument("--json", action="store_true", help="print JSON")
+
+    recipes = sub.add_parser(
+        "recipes", help="list or retrain the recipes of the bundled pretrained generators",
+        description="The pretrained generators GAN Studio ships are reproducible: each comes "
+        "from a named recipe that 'recipes train NAME' trains again.",
+    )
+    recipes_sub = recipes.add_subparsers(dest="recipes_command", parser_class=_Parser,
+                                         metavar="ACTION", required=True)
+    recipes_sub.add_parser("list", help="name, steps and output file of every recipe")
+    recipe_train = recipes_sub.add_parser(
+        "train", help="train a recipe and write its fp16 generator file",
+    )
+    recipe_train.add_argument("name", help="the recipe (see 'ganstudio recipes list')")
+    recipe_train.add_argument("--out", metavar="DIR",
+                              help="folder for NAME.safetensors (default: the bundled folder)")
+    recipe_train.add_argument("--run-dir", metavar="DIR",
+                              help="keep the run folder here (default: a temporary one)")
+    recipe_train.add_argument("--quiet", action="store_true", help="no progress line")
     return parser
 
 
@@ -93,12 +115,13 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = build_parser()
     try:
-        if not argv or argv[0] not in {"app", "train", "sample", "info", "-h", "--help",
-                                      "--version"}:
+        if not argv or argv[0] not in {"app", "explore", "train", "sample", "info", "recipes",
+                                      "-h", "--help", "--version"}:
             argv = ["app", *argv]
         args = parser.parse_args(argv)
-        handler = {"app": _cmd_app, "train": _cmd_train, "sample": _cmd_sample,
-                   "info": _cmd_info}[args.command]
+        handler = {"app": _cmd_app, "explore": _cmd_explore, "train": _cmd_train,
+                   "sample": _cmd_sample,
+                   "info": _cmd_info, "recipes": _cmd_recipes}[args.command]
         return handler(args)
     except UsageError as e:
         print(f"{e}", file=sys.stderr)
@@ -118,6 +141,18 @@ def _cmd_app(args) -> int:
     from ganstudio.app.main import run_app
 
     return run_app(open_path=args.path)
+
+
+def _cmd_explore(args) -> int:
+    path = Path(args.checkpoint)
+    if not path.exists():
+        raise UsageError(f"ganstudio explore: {path} does not exist")
+    from ganstudio.engine.loaders import load_generator
+
+    load_generator(path)  # a file that cannot be opened fails here, in one line
+    from ganstudio.app.main import run_app
+
+    return run_app(open_path=path, explore=True)
 
 
 # --- train ----------------------------------------------------------------------------------
@@ -185,6 +220,10 @@ def _cmd_train(args) -> int:
     from ganstudio.engine.runs import new_run_dir
 
     cfg = validate(train_config(args))
+    from ganstudio.engine.distributed import from_environment
+
+    if not from_environment().leader:  # under torchrun, rank 0 writes and prints
+        return _train_follower(cfg, args)
     if args.out:
         run_dir = Path(args.out)
         if (run_dir / "config.json").exists() and not args.resume:
@@ -229,6 +268,21 @@ def _cmd_train(args) -> int:
     if failed:
         return 1
     return EXIT_INTERRUPTED if interrupted else 0
+
+
+def _train_follower(cfg, args) -> int:
+    """A rank other than 0: train in step with the others, silently, writing nothing."""
+    from ganstudio.engine.trainer import Trainer
+
+    trainer = Trainer(cfg, resume=args.resume)
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: trainer.stop())
+    try:
+        for event in trainer.run():
+            if getattr(event, "kind", None) == "nonfinite":
+                trainer.stop()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    return 0
 
 
 def _run_dir_of(checkpoint: Path) -> Path:
@@ -450,3 +504,46 @@ def _cmd_info(args) -> int:
 def _count(n) -> str:
     return f"{n:,}" if isinstance(n, int) else "unknown (no training state)"
 
+
+
+# --- recipes --------------------------------------------------------------------------------
+
+
+def _cmd_recipes(args) -> int:
+    from ganstudio.engine.recipes import list_recipes, train_recipe
+
+    if args.recipes_command == "list":
+        shipped = _pretrained_folder()
+        rows = [("name", "steps", "file", "shipped", "description")]
+        for r in list_recipes():
+            exists = shipped is not None and (shipped / r.filename).is_file()
+            rows.append((r.name, str(r.config.train.steps), r.filename,
+                         "yes" if exists else "no", r.description))
+        widths = [max(len(row[i]) for row in rows) for i in range(4)]
+        for row in rows:
+            print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[4])
+        return 0
+
+    progress = _Progress(quiet=args.quiet)
+    try:
+        path = train_recipe(
+            args.name,
+            out_dir=Path(args.out) if args.out else None,
+            run_dir=Path(args.run_dir) if args.run_dir else None,
+            progress=progress.show,
+        )
+    except KeyboardInterrupt:
+        progress.message("Interrupted; no pretrained file was written.")
+        return EXIT_INTERRUPTED
+    progress.message(f"Pretrained generator: {path}")
+    print(path)
+    return 0
+
+
+def _pretrained_folder() -> Path | None:
+    from ganstudio.resources import pretrained_dir
+
+    try:
+        return pretrained_dir()
+    except FileNotFoundError:
+        return None
