@@ -39,6 +39,7 @@ def config_for(dataset: str, steps: int, device: str):
     cfg.train.steps = steps + WARMUP
     cfg.train.device = device
     cfg.train.ema = False  # the plain loop keeps no EMA copy
+    cfg.loss.r1_gamma = 0.0  # nor an R1 penalty: the DCGAN example's loss, as the engine's
     cfg.train.sample_every = cfg.train.eval_every = 10**9
     cfg.train.checkpoint_every = 0
     return cfg
