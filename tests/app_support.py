@@ -8,6 +8,7 @@ from ganstudio.engine.config import RunConfig, defaults_for
 def tiny_points_config(steps: int = 30) -> RunConfig:
     cfg = defaults_for("ring8")
     cfg.model.hidden, cfg.model.depth = 16, 2
+    cfg.optim.lr_g = cfg.optim.lr_d = 1e-3  # the tests read these back
     cfg.train.steps, cfg.train.batch_size = steps, 32
     cfg.train.sample_every, cfg.train.eval_every, cfg.train.checkpoint_every = 5, 10, 0
     cfg.train.grid_size, cfg.train.device = 64, "cpu"

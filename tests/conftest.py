@@ -20,6 +20,7 @@ def tiny_config():
     def make(steps: int = 20, **changes):
         cfg = defaults_for("ring8")
         cfg.model.hidden, cfg.model.depth = 16, 2
+        cfg.optim.lr_g = cfg.optim.lr_d = 1e-3  # the tests read these back
         cfg.train.steps, cfg.train.batch_size = steps, 32
         cfg.train.sample_every, cfg.train.eval_every, cfg.train.checkpoint_every = 5, 10, 10
         cfg.train.grid_size = 64

@@ -38,10 +38,13 @@ def test_train_info_sample(tmp_path, capsys):
     ckpt = run_dir / "checkpoints" / "step_0000006.safetensors"
     code, out, _ = _run(["info", str(ckpt), "--json"], capsys)
     info = json.loads(out)
-    assert info["step"] == 6 and info["family"] == "toy" and info["params_d"] == 132609
+    # ring8's default MLPs: z 4 → 64 → 64 → 64 → 2, and 2 → 64 → 64 → 64 → 1
+    g = 4 * 64 + 64 + 2 * (64 * 64 + 64) + 64 * 2 + 2
+    d = 2 * 64 + 64 + 2 * (64 * 64 + 64) + 64 + 1
+    assert info["step"] == 6 and info["family"] == "toy" and info["params_d"] == d
 
     code, out, _ = _run(["info", str(ckpt)], capsys)
-    assert "parameters: G 136,450, D 132,609" in out
+    assert f"parameters: G {g:,}, D {d:,}" in out
 
     grid = tmp_path / "grid.png"
     code, out, _ = _run(["sample", str(run_dir), "--n", "16", "--out", str(grid)], capsys)
