@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -107,6 +108,8 @@ class SetupPanel(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        # The form follows the dock's width; a long row is cut or wrapped, never scrolled.
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         body = QWidget()
         scroll.setWidget(body)
         outer.addWidget(scroll)
@@ -135,6 +138,8 @@ class SetupPanel(QWidget):
         self.preview = QLabel("Loading preview…")
         self.preview.setObjectName("subtle")
         self.preview.setMinimumHeight(PREVIEW_HEIGHT)
+        # a strip wider than the dock is cut at the right rather than widening the dock
+        self.preview.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.preview.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         data = self._section("Data")
         self._add(data, "Dataset", "data.name", self.dataset)
@@ -148,7 +153,9 @@ class SetupPanel(QWidget):
             self.family.addItem(family.name, family.name)
             self.family.setItemData(self.family.count() - 1, family.description,
                                     Qt.ItemDataRole.ToolTipRole)
-        self.conditional = QCheckBox("Class-conditional (label embedding in G, projection D)")
+        self.conditional = QCheckBox("Class-conditional")
+        self.conditional.setToolTip("A label embedding in G and a projection discriminator: "
+                                    "the model learns one class per label.")
         self.width = QDoubleSpinBox()
         self.width.setRange(0.0625, 8.0)
         self.width.setSingleStep(0.125)
