@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QCheckBox, QFrame, QHBoxLayout, QLabel, QVBoxLayou
 from ganstudio.app import theme
 from ganstudio.app.views.snapshot_scrubber import Scrubbed, SnapshotScrubber
 
-PLACEHOLDER = "Generated points appear here as training runs."
+EMPTY_MESSAGE = "Generated points appear here as training runs."
 REAL_SIZE, FAKE_SIZE = 3, 4  # screen pixels
 FIELD_FAKE = "#7d3a3e"  # D says fake
 FIELD_REAL = "#2a6e58"  # D says real
@@ -69,10 +69,7 @@ class PointsView(Scrubbed, QWidget):
         self._fake_brush = pg.mkBrush(theme.FAKE_POINTS)
         self._class_brushes = [pg.mkBrush(c) for c in CLASS_COLOURS]
 
-        title = QLabel("Samples")
-        title.setStyleSheet(f"color: {theme.TEXT}; font-size: 15px; font-weight: 600;")
-        self.subtitle = QLabel(PLACEHOLDER)
-        self.subtitle.setObjectName("subtle")
+        self.subtitle = QLabel(EMPTY_MESSAGE)
         self.error = QLabel()
         self.error.setObjectName("error")
         self.error.setWordWrap(True)
@@ -106,21 +103,10 @@ class PointsView(Scrubbed, QWidget):
         self.scrubber = SnapshotScrubber()
         self.scrubber.snapshot_chosen.connect(self._on_scrubber_snapshot_chosen)
 
-        header = QHBoxLayout()
-        header.setSpacing(10)
-        header.addWidget(title)
-        header.addWidget(self.subtitle, 1)
         body = QHBoxLayout()
-        body.setSpacing(8)
         body.addWidget(self.plot, 1)
         body.addWidget(self._legend_strip())
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(8, 8, 8, 8)
-        layout.setSpacing(6)
-        layout.addLayout(header)
-        layout.addWidget(self.error)
-        layout.addLayout(body, 1)
-        layout.addWidget(self.scrubber)
+        self.lay_out(body, above_body=(self.error,))
         self.set_metrics(None)
 
     def _legend_strip(self) -> QFrame:
@@ -282,7 +268,7 @@ class PointsView(Scrubbed, QWidget):
         self._update_field_visibility()
         self._range_from = None
         self.set_metrics(None)
-        self.subtitle.setText(PLACEHOLDER)
+        self.subtitle.setText(EMPTY_MESSAGE)
         self.error.hide()
 
     # --- events -------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from ganstudio.app import theme
 from ganstudio.app.views.image_canvas import ImageCanvas
 from ganstudio.app.views.snapshot_scrubber import Scrubbed, SnapshotScrubber
 
-PLACEHOLDER = "Samples from the fixed noise appear here as training runs."
+EMPTY_MESSAGE = "Samples from the fixed noise appear here as training runs."
 DECODED_GRIDS = 8  # grids kept decoded in memory; older ones are read back when shown
 DETAIL_SIZE = 240  # pixels: a 28-pixel sample shows at 8×
 
@@ -94,33 +94,20 @@ class SampleGridView(Scrubbed, QWidget):
         self._decoded: OrderedDict[_GridSnapshot, np.ndarray] = OrderedDict()
         self._selected: int | None = None
 
-        title = QLabel("Samples")
-        title.setStyleSheet(f"color: {theme.TEXT}; font-size: 15px; font-weight: 600;")
         self.subtitle = QLabel()
-        self.subtitle.setObjectName("subtle")
         self.canvas = ImageCanvas()
         self.canvas.cell_clicked.connect(self._on_canvas_cell_clicked)
-        self.canvas.set_message(PLACEHOLDER)
+        self.canvas.set_message(EMPTY_MESSAGE)
         self.detail = SampleDetail()
         self.detail.closed.connect(self._on_detail_closed)
         self.detail.hide()
         self.scrubber = SnapshotScrubber()
         self.scrubber.snapshot_chosen.connect(self._on_scrubber_snapshot_chosen)
 
-        header = QHBoxLayout()
-        header.setSpacing(10)
-        header.addWidget(title)
-        header.addWidget(self.subtitle, 1)
         body = QHBoxLayout()
-        body.setSpacing(8)
         body.addWidget(self.canvas, 1)
         body.addWidget(self.detail, 0, Qt.AlignmentFlag.AlignTop)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(8, 8, 8, 8)
-        layout.setSpacing(6)
-        layout.addLayout(header)
-        layout.addLayout(body, 1)
-        layout.addWidget(self.scrubber)
+        self.lay_out(body)
 
     # --- snapshots ----------------------------------------------------------------------
 
@@ -153,7 +140,7 @@ class SampleGridView(Scrubbed, QWidget):
         self.scrubber.clear()
         self.select_sample(None)
         self.canvas.set_image(None)
-        self.canvas.set_message(PLACEHOLDER)
+        self.canvas.set_message(EMPTY_MESSAGE)
         self.subtitle.clear()
 
     def decoded_steps(self) -> list[int]:

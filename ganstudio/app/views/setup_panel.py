@@ -108,8 +108,6 @@ class SetupPanel(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        # The form follows the dock's width; a long row is cut or wrapped, never scrolled.
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         body = QWidget()
         scroll.setWidget(body)
         outer.addWidget(scroll)
@@ -122,9 +120,8 @@ class SetupPanel(QWidget):
             self.dataset.addItem(info.name, info.name)
             self.dataset.setItemData(self.dataset.count() - 1, info.description,
                                      Qt.ItemDataRole.ToolTipRole)
-        self.dataset_help = QLabel()
+        self.dataset_help = _WrappingLabel()
         self.dataset_help.setObjectName("subtle")
-        self.dataset_help.setWordWrap(True)
         self.points_path = QLineEdit()
         self.points_path.setPlaceholderText("a .csv or .npy file of shape (N, 2)")
         browse = QPushButton("Browse…")
@@ -474,3 +471,29 @@ def _preview_image(name: str, path: str | None) -> np.ndarray:
         return np.asarray(Image.fromarray(strip).resize(size, Image.NEAREST))
     points = data.x[:2000].numpy()
     return render_points(points, size=PREVIEW_HEIGHT * 3)
+
+
+class _WrappingLabel(QLabel):
+    """A word-wrapped label that asks for the height its text needs at its current width.
+
+    A form row sizes a wrapped label once; when the text changes to one with more lines,
+    or the dock narrows, QLabel alone keeps the old height and the last line overlaps the
+    next row.
+    """
+
+    def __init__(self, text: str = ""):
+        super().__init__(text)
+        self.setWordWrap(True)
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self._fit_height()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        height = self.heightForWidth(self.width())
+        if height > 0 and height != self.minimumHeight():
+            self.setMinimumHeight(height)

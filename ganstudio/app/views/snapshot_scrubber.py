@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
 from ganstudio.app import theme
 
@@ -150,6 +150,26 @@ class Scrubbed:
     """For a view with a ``scrubber``: the history queries and moves, delegated to it."""
 
     scrubber: SnapshotScrubber
+    subtitle: QLabel
+
+    def lay_out(self, body: QHBoxLayout, *, above_body: tuple[QWidget, ...] = ()) -> None:
+        """The "Samples" title and ``subtitle`` above ``body``, and the scrubber below it."""
+        title = QLabel("Samples")
+        title.setStyleSheet(f"color: {theme.TEXT}; font-size: 15px; font-weight: 600;")
+        self.subtitle.setObjectName("subtle")
+        header = QHBoxLayout()
+        header.setSpacing(10)
+        header.addWidget(title)
+        header.addWidget(self.subtitle, 1)
+        body.setSpacing(8)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 8)
+        layout.setSpacing(6)
+        layout.addLayout(header)
+        for widget in above_body:
+            layout.addWidget(widget)
+        layout.addLayout(body, 1)
+        layout.addWidget(self.scrubber)
 
     def count(self) -> int:
         return self.scrubber.count()

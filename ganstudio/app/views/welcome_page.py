@@ -165,6 +165,6 @@ class WelcomePage(QWidget):
                     item.setToolTip(f"{path} (missing)")
                 widget.addItem(item)
             if not paths:
-                placeholder = QListWidgetItem(empty)
-                placeholder.setFlags(Qt.ItemFlag.NoItemFlags)
-                widget.addItem(placeholder)
+                note = QListWidgetItem(empty)  # "No recent runs yet": a line, not a choice
+                note.setFlags(Qt.ItemFlag.NoItemFlags)
+                widget.addItem(note)
