@@ -10,6 +10,7 @@ Three figures, measured in one process:
   ``benchmarks/plot_redraw.py``'s measurement.
 
     QT_QPA_PLATFORM=offscreen python benchmarks/ui_latency.py [--steps 150] [--repeats 2]
+        [--dataset ring8] [--skip-extras]
 """
 
 from __future__ import annotations
@@ -40,19 +41,20 @@ TICK_MS = 5
 WARMUP = 5
 
 
-def config(steps: int):
-    cfg = defaults_for("digits")
+def config(steps: int, dataset: str = "digits"):
+    cfg = defaults_for(dataset)
     cfg.train.steps = steps + WARMUP
-    cfg.train.sample_every = 25  # the grid updates several times during the measurement
+    if dataset == "digits":
+        cfg.train.sample_every = 25  # the grid updates several times during the measurement
     cfg.train.checkpoint_every = 0
     cfg.train.device = "cpu"
     return cfg
 
 
-def headless_its(steps: int) -> float:
+def headless_its(steps: int, dataset: str) -> float:
     with tempfile.TemporaryDirectory() as run_dir:
         start = None
-        for event in Trainer(config(steps), run_dir=run_dir).run():
+        for event in Trainer(config(steps, dataset), run_dir=run_dir).run():
             if isinstance(event, StepEvent):
                 if event.step == WARMUP:
                     start = time.perf_counter()
@@ -61,7 +63,7 @@ def headless_its(steps: int) -> float:
     raise RuntimeError("the headless run stopped early")
 
 
-def app_run(app, steps: int) -> tuple[float, list[float]]:
+def app_run(app, steps: int, dataset: str = "digits") -> tuple[float, list[float]]:
     """Train in the app; returns (it/s, event-loop lags in ms while training)."""
     with tempfile.TemporaryDirectory() as tmp:
         settings = AppSettings(QSettings(str(Path(tmp) / "s.ini"), QSettings.Format.IniFormat))
@@ -85,7 +87,7 @@ def app_run(app, steps: int) -> tuple[float, list[float]]:
         timer.setInterval(TICK_MS)
         timer.timeout.connect(tick)
         timer.start()
-        window.start_training(config(steps))
+        window.start_training(config(steps, dataset))
         state = window.session.state
 
         def on_steps() -> None:
@@ -158,19 +160,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--dataset", default="digits",
+                        help="train this dataset's defaults instead (ring8: the toy MLP, with "
+                             "the live scatter and D field instead of the image grid)")
+    parser.add_argument("--skip-extras", action="store_true",
+                        help="measure only lag and throughput, not the plot redraw or start-up")
     args = parser.parse_args()
     app = create_app([])
     headless, in_app, all_lags = [], [], []
     for _ in range(args.repeats):
-        headless.append(headless_its(args.steps))
-        its, lags = app_run(app, args.steps)
+        headless.append(headless_its(args.steps, args.dataset))
+        its, lags = app_run(app, args.steps, args.dataset)
         in_app.append(its)
         all_lags.extend(lags)
     lag = np.asarray(all_lags)
     h, a = statistics.median(headless), statistics.median(in_app)
+    extras = {} if args.skip_extras else {
+        "plot_redraw_1m_points_ms": plot_redraw_ms(), "startup": startup_seconds()}
+    model = "toy MLP" if args.dataset in ("ring8", "grid25") else "dcgan"
     print(json.dumps({
         "benchmark": "ui_latency",
-        "case": "dcgan on digits (the app's defaults), CPU, offscreen",
+        "case": f"{model} on {args.dataset} (the app's defaults), CPU, offscreen",
         "event_loop_lag_ms": {
             "p50": round(float(np.percentile(lag, 50)), 2),
             "p99": round(float(np.percentile(lag, 99)), 2),
@@ -184,8 +194,7 @@ def main() -> None:
             "headless_runs": [round(v, 2) for v in headless],
             "in_app_runs": [round(v, 2) for v in in_app],
         },
-        "plot_redraw_1m_points_ms": plot_redraw_ms(),
-        "startup": startup_seconds(),
+        **extras,
     }, indent=2))
 
 

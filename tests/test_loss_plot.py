@@ -47,9 +47,8 @@ def plot(qtbot):
 
 
 def drawn(view: LossPlot, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """What the main curve of a series was last given with setData."""
-    x, y = view._curves[name].getOriginalDataset()
-    return (np.empty(0), np.empty(0)) if x is None else (x, y)
+    """What the main curve of a series was last fed (before any log scale)."""
+    return view._curves[name].values
 
 
 def x_range(view: LossPlot) -> list[float]:
@@ -105,7 +104,7 @@ def test_smoothing_draws_the_debiased_ema_over_the_faint_raw_series(plot, qtbot)
         np.testing.assert_allclose(y, debiased_ema(history.column(name), 0.6), rtol=1e-12)
         np.testing.assert_allclose(drawn(plot, name)[1], y, rtol=1e-12)
         assert plot._raw_curves[name].isVisible()
-        np.testing.assert_array_equal(plot._raw_curves[name].getOriginalDataset()[1],
+        np.testing.assert_array_equal(plot._raw_curves[name].values[1],
                                       history.column(name))
     plot.set_smoothing(0)
     np.testing.assert_array_equal(plot.series_data("loss_d")[1], history.column("loss_d"))
@@ -305,7 +304,7 @@ def test_nan_rows_are_skipped_without_breaking_the_drawing(plot):
         y = drawn(plot, name)[1]
         assert np.isnan(y).sum() == 3
         # the path has no NaN in it and starts afresh at step 207, after the NaN steps
-        path = curve.curve.getPath()
+        path = curve.getPath()
         elements = [path.elementAt(i) for i in range(path.elementCount())]
         assert all(math.isfinite(e.x) and math.isfinite(e.y) for e in elements)
         assert [e.x for e in elements if e.isMoveTo()] == [1, 207]
@@ -363,8 +362,8 @@ def test_incremental_envelopes_match_a_fresh_drawing(qtbot, plot):
     fresh.set_history(history)
     for name in METRICS:
         for curves in ("_curves", "_raw_curves"):
-            ours = getattr(plot, curves)[name].getOriginalDataset()
-            theirs = getattr(fresh, curves)[name].getOriginalDataset()
+            ours = getattr(plot, curves)[name].values
+            theirs = getattr(fresh, curves)[name].values
             np.testing.assert_array_equal(ours[0], theirs[0])
             np.testing.assert_allclose(ours[1], theirs[1], rtol=1e-9)
 
@@ -377,6 +376,61 @@ def test_auto_refresh_redraws_from_a_timer(plot, qtbot):
     qtbot.waitUntil(lambda: len(drawn(plot, "loss_g")[1]) == 20)
     plot.stop_auto_refresh()
     assert not plot._timer.isActive()
+
+
+def test_auto_refresh_comes_less_often_when_frames_are_expensive(plot, qtbot):
+    history = history_of(10)
+    plot.set_history(history)
+    plot.start_auto_refresh(50)
+
+    def paints(seconds: float, times: int = 40) -> None:
+        for _ in range(times):  # the cost is smoothed over recent frames
+            plot._canvas.painted.emit(seconds)
+
+    paints(0.0005)
+    assert plot.refresh_interval_ms() == 50
+    paints(0.020)  # 20 ms paints: 5% of the time means a frame every 0.4 s
+    assert plot.refresh_interval_ms() == round(20 / loss_plot.REFRESH_BUDGET)
+    plot._canvas.painted.emit(5.0)  # however slow, the plot still redraws every second
+    assert plot.refresh_interval_ms() == loss_plot.MAX_REFRESH_INTERVAL_MS
+    paints(0.0005)  # cheap frames again: back to the fastest rate
+    assert plot.refresh_interval_ms() == 50
+    history.append_columns(rows(10, 5))  # the re-armed timer still draws new rows
+    qtbot.waitUntil(lambda: len(drawn(plot, "loss_g")[1]) == 15)
+    plot.stop_auto_refresh()
+
+
+def test_a_real_paint_is_timed(plot, qtbot):
+    plot.set_history(history_of(50))
+    with qtbot.waitSignal(plot._canvas.painted) as painted:
+        plot._canvas.viewport().repaint()
+    assert 0 < painted.args[0] < 5
+
+
+def test_following_a_growing_run_moves_x_at_round_numbers(plot):
+    history = MetricHistory()
+    plot.set_history(history)
+    ranges = []
+    for start in range(0, 3000, 7):
+        history.append_columns(rows(start, 7))
+        plot.refresh()
+        low, high = x_range(plot)
+        assert low < 1 and high >= start + 7  # every step in view
+        ranges.append((low, high))
+    ends = sorted({high for _, high in ranges})
+    mantissas = {round(end / 10 ** math.floor(math.log10(end)), 6) for end in ends}
+    assert mantissas <= set(loss_plot.ROUND_MANTISSAS)
+    # about ten moves per decade of steps (here 7 to 3,000), not one per refresh
+    assert len(set(ranges)) <= 30
+    last = history.column("step")[-1]
+    assert ends[-1] <= 1.4 * last  # never much empty room: 3,003 steps end at 4,000
+
+
+@pytest.mark.parametrize("value, expected", [
+    (0.7, 0.8), (1.0, 1.0), (1.01, 1.2), (103, 120), (2400, 2500), (8001, 10_000), (0, 0),
+])
+def test_round_up(value, expected):
+    assert loss_plot._round_up(value) == pytest.approx(expected)
 
 
 def test_series_data_names_the_known_series(plot):

@@ -42,9 +42,9 @@ from ganstudio.engine.errors import GanStudioError
 
 CHECKPOINT_SUFFIXES = (".safetensors", ".pth", ".pt", ".pt2")
 CLOSE_WAIT_MS = 2000
-# The loss plots redraw at most 10 times a second. Each redraw costs the UI thread about 10 ms
-# of CPU (numbers to curves, then the paint); at 30 a second that was CPU taken from training
-# on a 2-core laptop (in-app throughput 0.92 of headless), for motion nobody reads faster.
+# The loss plots redraw at most 10 times a second, and less often when a redraw costs more
+# than 5% of that time (LossPlot.start_auto_refresh). Every millisecond the UI thread draws is
+# taken from training on a 2-core laptop (CPU, and the GIL), for motion nobody reads faster.
 PLOT_REFRESH_MS = 100
 
 

@@ -11,6 +11,7 @@ EMA) is extended the same way, from the running state of the average.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from functools import partial
 
@@ -51,12 +52,16 @@ RAW_OPACITY = 0.3
 GRID_OPACITY = 0.14
 BUCKETS_PER_PIXEL = 1.5
 # Room left around the data when a range is fitted, as fractions of the data's span: (before,
-# after) on x, where new steps arrive, and on y. A range is refitted only when the data leaves
-# it or fills less than RANGE_SLACK of it, so a growing run moves the axes every few percent
-# of growth, not on every frame (redrawing the axes is a good part of a frame's cost).
+# after) on x, where new steps arrive, and on y. Ranges move seldom while a run grows, as
+# moving one redraws the axes: x ends on a round number (_follow_x), and a y range is refitted
+# only when the data leave it or fill less than RANGE_SLACK of it.
 X_ROOM = (0.01, 0.03)
 Y_ROOM = (0.05, 0.05)
 RANGE_SLACK = 0.8
+# Auto-refresh spends at most about this share of the UI thread's time on the plots: when a
+# frame costs more than REFRESH_BUDGET × the minimum interval, frames come further apart.
+REFRESH_BUDGET = 0.05
+MAX_REFRESH_INTERVAL_MS = 1000
 AXIS_WIDTH = 58  # px: the same for all three plots, so that their x axes line up
 
 
@@ -74,8 +79,8 @@ def _row_of(*widgets: QWidget) -> QWidget:
 class LossPlot(QWidget):
     """Three stacked plots of a run's metrics with linked x axes, smoothing and a hover read-out.
 
-    The owner calls ``refresh()`` from a ~30 Hz timer (or ``start_auto_refresh()``); it redraws
-    only when the history or a setting changed. Follow-latest keeps all data in view; zooming or
+    The owner calls ``refresh()`` from a timer (or ``start_auto_refresh()``); it redraws only
+    when the history or a setting changed. Follow-latest keeps all data in view; zooming or
     panning with the mouse turns it off, and ``reset_zoom()`` turns it back on.
     """
 
@@ -110,8 +115,15 @@ class LossPlot(QWidget):
         layout.addLayout(self._readout_row)
         layout.addWidget(self._canvas, 1)
 
+        # Auto-refresh: a single-shot timer, re-armed after each tick with an interval that
+        # keeps the plots' share of the UI thread near REFRESH_BUDGET (see _on_refresh_timer).
         self._timer = QTimer(self)
-        self._timer.timeout.connect(self.refresh)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self._on_refresh_timer)
+        self._auto_refresh = False
+        self._min_interval_ms = 100
+        self._frame_cost_s: float | None = None  # smoothed wall time of a refresh plus its paint
+        self._refresh_cost_s = 0.0
         # View changes (zoom, pan, resize) arrive in storms; one redraw after the storm will do.
         self._view_changed = QTimer(self)
         self._view_changed.setSingleShot(True)
@@ -185,15 +197,16 @@ class LossPlot(QWidget):
         self._readout_row.addWidget(self._position)
 
     def _build_plots(self) -> None:
-        self._canvas = pg.GraphicsLayoutWidget()
+        self._canvas = _Canvas()
+        self._canvas.painted.connect(self._on_canvas_painted)
         self._canvas.setBackground(theme.BACKGROUND)
         self._canvas.ci.setContentsMargins(2, 4, 8, 2)
         self._canvas.ci.setSpacing(6)
         self._canvas.installEventFilter(self)
         self._x_axis_item = _XAxisItem(orientation="bottom")
         self._plots: list[pg.PlotItem] = []
-        self._curves: dict[str, pg.PlotDataItem] = {}
-        self._raw_curves: dict[str, pg.PlotDataItem] = {}
+        self._curves: dict[str, _Curve] = {}
+        self._raw_curves: dict[str, _Curve] = {}
         self._hover_lines: list[pg.InfiniteLine] = []
         for row, (title, names) in enumerate(PLOTS):
             last = row == len(PLOTS) - 1
@@ -257,16 +270,18 @@ class LossPlot(QWidget):
         else:
             plot.getAxis("bottom").setStyle(showValues=False)
             plot.getAxis("bottom").setHeight(4)
-        # Legends and axis titles never change while the curves move: paint them from a pixmap.
+        # Legends, axis titles and the axes with their grid lines change far less often than
+        # the curves move over them: paint them from pixmaps, redrawn only when they change
+        # (an axis replaying its picture of ticks, labels and grid cost ~0.5 ms per paint).
         plot.legend.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         for side in ("left", "bottom"):
-            plot.getAxis(side).label.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+            axis = plot.getAxis(side)
+            axis.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+            axis.label.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
     @staticmethod
-    def _add_curve(plot: pg.PlotItem, colour: QColor, name: str | None) -> pg.PlotDataItem:
-        curve = pg.PlotDataItem(pen=pg.mkPen(colour, width=1), connect="finite", name=name)
-        curve.setDownsampling(auto=True, method="peak")
-        curve.setClipToView(True)
+    def _add_curve(plot: pg.PlotItem, colour: QColor, name: str | None) -> _Curve:
+        curve = _Curve(colour, name)
         plot.addItem(curve)
         return curve
 
@@ -290,12 +305,24 @@ class LossPlot(QWidget):
         self._dirty = False
         return True
 
-    def start_auto_refresh(self, interval_ms: int = 33) -> None:
-        """Call ``refresh()`` from a timer, about 30 times a second by default."""
+    def start_auto_refresh(self, interval_ms: int = 100) -> None:
+        """Call ``refresh()`` from a timer: every ``interval_ms`` at most, and less often when
+        a frame costs more than REFRESH_BUDGET of that (a long history, a busy machine), so
+        that drawing never crowds out the rest of the window or, through the GIL, training."""
+        self._min_interval_ms = interval_ms
+        self._auto_refresh = True
         self._timer.start(interval_ms)
 
     def stop_auto_refresh(self) -> None:
+        self._auto_refresh = False
         self._timer.stop()
+
+    def refresh_interval_ms(self) -> int:
+        """The auto-refresh's current interval (its minimum until a frame has been timed)."""
+        if self._frame_cost_s is None:
+            return self._min_interval_ms
+        wanted = 1000 * self._frame_cost_s / REFRESH_BUDGET
+        return round(min(max(wanted, self._min_interval_ms), MAX_REFRESH_INTERVAL_MS))
 
     def set_smoothing(self, weight: float) -> None:
         """Smooth every series with TensorBoard's debiased EMA of this weight (0 to 0.99)."""
@@ -409,7 +436,7 @@ class LossPlot(QWidget):
         n = history.n
         if n == 0:
             for curve in (*self._curves.values(), *self._raw_curves.values()):
-                curve.setData([], [])
+                curve.set_points(np.empty(0), np.empty(0), log=False)
             self._hover_row = None
             self._show_hover()
             self._log_note.hide()
@@ -420,7 +447,7 @@ class LossPlot(QWidget):
             # Set the range before the data, so that clip-to-view cuts with the new range.
             lo, hi = _finite_bounds(x)
             if lo is not None:
-                _fit_range(vb, 0, lo, hi, X_ROOM, self._refit)
+                _follow_x(vb, lo, hi)
             first, last = 0, n
         else:
             left, right = vb.viewRange()[0]
@@ -432,22 +459,23 @@ class LossPlot(QWidget):
         self._raw.update(columns)
         if self._smoothing > 0:
             smoothed = self._smoothed.values(columns, self._smoothing)
-        drawn: dict[str, list[np.ndarray]] = {}  # the y arrays fed to each metric's curves
+        log = self._log_scale
+        drawn: dict[str, list[_Curve]] = {}  # the curves drawn for each metric
         for i, name in enumerate(METRICS):
             raw = self._raw.window(i, x, columns[i], first, last, buckets)
-            raw_curve = self._raw_curves[name]
+            raw_curve, curve = self._raw_curves[name], self._curves[name]
             if self._smoothing > 0:
-                raw_curve.setData(*raw)
+                raw_curve.set_points(*raw, log)
                 raw_curve.show()
                 main = self._smoothed.envelopes.window(i, x, smoothed[i], first, last, buckets)
-                drawn[name] = [raw[1], main[1]]
+                drawn[name] = [raw_curve, curve]
             else:
                 if raw_curve.isVisible():
                     raw_curve.hide()
-                    raw_curve.setData([], [])
+                    raw_curve.set_points(np.empty(0), np.empty(0), log=False)
                 main = raw
-                drawn[name] = [raw[1]]
-            self._curves[name].setData(*main)
+                drawn[name] = [curve]
+            curve.set_points(*main, log)
         self._fit_y(drawn)
         self._refit = False
         if self._hover_row is not None and self._hover_row >= n:
@@ -455,18 +483,16 @@ class LossPlot(QWidget):
         self._show_hover()
         self._show_log_note()
 
-    def _fit_y(self, drawn: dict[str, list[np.ndarray]]) -> None:
+    def _fit_y(self, drawn: dict[str, list[_Curve]]) -> None:
         """Fit the y range of each plot the user has not zoomed to the values it draws."""
         for index, (plot, (_, names)) in enumerate(zip(self._plots, PLOTS)):
             if not self._auto_y[index]:
                 continue
-            bounds = [_value_range(y, self._log_scale) for name in names for y in drawn[name]]
-            bounds = [b for b in bounds if b is not None]
+            bounds = [curve.dataBounds(1) for name in names for curve in drawn[name]]
+            bounds = [b for b in bounds if b[0] is not None]
             if bounds:
                 lo, hi = min(b[0] for b in bounds), max(b[1] for b in bounds)
-                if self._log_scale:
-                    lo, hi = math.log10(lo), math.log10(hi)
-                _fit_range(plot.vb, 1, lo, hi, Y_ROOM, self._refit)
+                _fit_y_range(plot.vb, lo, hi, self._refit)
 
     def _columns(self) -> list[np.ndarray]:
         return [self._history.column(name) for name in METRICS]
@@ -571,6 +597,21 @@ class LossPlot(QWidget):
 
     # ---------------------------------------------------------------- event handlers
 
+    def _on_refresh_timer(self) -> None:
+        start = time.perf_counter()
+        if self.refresh():
+            # The paint this refresh asked for runs after it, in the same turn of the event
+            # loop; the canvas times it. Both go into the cost of the next frame's interval.
+            self._refresh_cost_s = time.perf_counter() - start
+        if self._auto_refresh:
+            self._timer.start(self.refresh_interval_ms())
+
+    def _on_canvas_painted(self, seconds: float) -> None:
+        cost = self._refresh_cost_s + seconds
+        self._refresh_cost_s = 0.0
+        previous = self._frame_cost_s
+        self._frame_cost_s = cost if previous is None else 0.7 * previous + 0.3 * cost
+
     @qthrottled(timeout=100, leading=True)
     def _on_smoothing_slider_changed(self, value: float) -> None:
         # A full recomputation of a long run takes a while: a dragged slider applies at most
@@ -621,6 +662,17 @@ class LossPlot(QWidget):
         if watched is self._canvas and event.type() == QEvent.Type.Leave:
             self._clear_hover()
         return super().eventFilter(watched, event)
+
+
+class _Canvas(pg.GraphicsLayoutWidget):
+    """The plots' canvas, which reports how long each paint took (wall seconds)."""
+
+    painted = Signal(float)
+
+    def paintEvent(self, event) -> None:
+        start = time.perf_counter()
+        super().paintEvent(event)
+        self.painted.emit(time.perf_counter() - start)
 
 
 class _TextRuns(QWidget):
@@ -721,6 +773,35 @@ class _XAxisItem(pg.AxisItem):
         unit, suffix = (1e6, "M") if top >= 1e6 else (1e3, "k") if top >= 1e4 else (1, "")
         decimals = max(0, -math.floor(math.log10(spacing / unit) + 1e-9))
         return [f"{v / unit:,.{decimals}f}{suffix}" for v in values]
+
+
+class _Curve(pg.PlotCurveItem):
+    """A curve fed points the view has already downsampled, clipped and measured.
+
+    pyqtgraph's PlotDataItem would downsample and clip the points again, and the curve would
+    find its bounds with a NaN-aware min and max of each array, twice per feed: ~0.5 ms per
+    curve per frame, for twelve curves. A log axis is the view's job here too (PlotDataItem
+    would do it): the curve draws log10 of the values, leaving out those ≤ 0.
+    """
+
+    def __init__(self, colour: QColor, name: str | None):
+        super().__init__(pen=pg.mkPen(colour, width=1), connect="finite", name=name)
+        self.values = (np.empty(0), np.empty(0))  # (x, y) as fed, before any log
+        self._known: tuple[tuple, tuple] = ((None, None), (None, None))
+
+    def set_points(self, x: np.ndarray, y: np.ndarray, log: bool) -> None:
+        self.values = (x, y)
+        if log:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                y = np.where(y > 0, np.log10(y), np.nan)
+        y_bounds = _value_range(y, log=False) if len(y) else None
+        x_bounds = _finite_bounds(x) if len(x) else (None, None)
+        self._known = (x_bounds, y_bounds or (None, None))
+        self.setData(x, y)
+
+    def dataBounds(self, ax, frac=1.0, orthoRange=None):
+        # The extremes of every point (the view fits its ranges to them), not a percentile.
+        return self._known[ax]
 
 
 class _SmoothedSeries:
@@ -937,21 +1018,42 @@ def _over_background(colour: str, opacity: float) -> QColor:
     return QColor(*mix)
 
 
-def _fit_range(vb: pg.ViewBox, axis: int, lo: float, hi: float, room: tuple[float, float],
-               force: bool) -> None:
-    """Show lo..hi on one axis of ``vb`` with some room around it, unless (and not ``force``)
+def _fit_y_range(vb: pg.ViewBox, lo: float, hi: float, force: bool) -> None:
+    """Show lo..hi on the y axis of ``vb`` with some room around it, unless (and not ``force``)
     the current range already holds it without too much empty space."""
-    start, end = vb.viewRange()[axis]
+    start, end = vb.viewRange()[1]
     span = hi - lo
     if not force and start <= lo and hi <= end and span >= RANGE_SLACK * (end - start):
         return
     if span <= 0:
         span = abs(lo) or 1.0  # one value: give it a range around itself
-    lo, hi = lo - room[0] * span, hi + room[1] * span
-    if axis == 0:
-        vb.setXRange(lo, hi, padding=0)
-    else:
-        vb.setYRange(lo, hi, padding=0)
+    vb.setYRange(lo - Y_ROOM[0] * span, hi + Y_ROOM[1] * span, padding=0)
+
+
+def _follow_x(vb: pg.ViewBox, lo: float, hi: float) -> None:
+    """Show lo..hi on x with the end rounded up to a round number (`_round_up`), so that as a
+    run grows the range moves about ten times per decade of steps, not on every frame: each
+    move redraws every axis and grid, and the curves jump."""
+    span = hi - lo if hi > lo else abs(lo) or 1.0
+    end = _round_up(hi + X_ROOM[1] * span)
+    start = lo - X_ROOM[0] * (end - lo)
+    current = vb.viewRange()[0]
+    if not (math.isclose(current[0], start) and math.isclose(current[1], end)):
+        vb.setXRange(start, end, padding=0)
+
+
+ROUND_MANTISSAS = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
+
+
+def _round_up(value: float) -> float:
+    """The smallest m × 10ᵏ ≥ ``value`` with m in ROUND_MANTISSAS (``value`` itself if ≤ 0)."""
+    if not value > 0 or not math.isfinite(value):
+        return value
+    decade = 10.0 ** math.floor(math.log10(value))
+    for mantissa in ROUND_MANTISSAS:
+        if mantissa * decade >= value * (1 - 1e-12):
+            return mantissa * decade
+    return 10 * decade
 
 
 def _finite_bounds(x: np.ndarray) -> tuple[float | None, float | None]:
