@@ -2,8 +2,8 @@
 
 A ``MetricHistory`` is filled with 1,000,000 rows of noisy GAN-like curves and shown in a
 ``LossPlot`` of 1000 × 700 (offscreen is fine). Each frame appends a small batch of rows, as a
-training run does between two timer ticks, then times ``refresh()`` plus a real paint of the
-widget (``repaint()``, then the event loop for anything it posted). Frames run with
+training run does between two timer ticks, then times ``refresh()`` plus the event loop's turn
+that paints what it changed (the plots and the read-out), as in the app. Frames run with
 follow-latest on, at smoothing 0 and 0.6.
 
     QT_QPA_PLATFORM=offscreen python benchmarks/plot_redraw.py [--rows 1000000] [--frames 50]
@@ -59,11 +59,18 @@ def frame(app: QApplication, plot: LossPlot, history: MetricHistory, batch: int,
           rng: np.random.Generator) -> tuple[float, float]:
     """(wall ms, CPU ms) of one frame: new rows, refresh, paint."""
     history.append_columns(gan_rows(history.n, batch, rng))
+    painted = []
+    plot._canvas.painted.connect(painted.append)
     wall, cpu = time.perf_counter(), time.thread_time()
     plot.refresh()
-    plot.repaint()  # paints now, as the event loop would right after the timer's refresh
+    # The event loop's next turn paints what the refresh changed (the plots and the read-out;
+    # the controls above them are not touched), as it does in the app right after the timer.
     app.processEvents()
-    return (time.perf_counter() - wall) * 1e3, (time.thread_time() - cpu) * 1e3
+    elapsed = (time.perf_counter() - wall) * 1e3, (time.thread_time() - cpu) * 1e3
+    plot._canvas.painted.disconnect(painted.append)
+    if not painted:
+        raise RuntimeError("the refresh did not lead to a paint of the plots")
+    return elapsed
 
 
 def summary(times: list[float]) -> dict[str, float]:

@@ -30,6 +30,7 @@ from ganstudio.app import theme
 from ganstudio.app.background import JobFailed, run_in_background, wait_for_background
 from ganstudio.app.controllers.run_watcher import RunWatcher
 from ganstudio.app.controllers.training_session import TrainingSession
+from ganstudio.app.main import freeze_long_lived_objects
 from ganstudio.app.settings import AppSettings
 from ganstudio.app.views.dialogs import ShortcutsDialog, about_text, show_error
 from ganstudio.app.views.explorer_page import ExplorerPage
@@ -386,6 +387,7 @@ class MainWindow(QMainWindow):
         if isinstance(result, JobFailed):
             self.notify("error", f"PyTorch could not start: {result.message}")
             return
+        freeze_long_lived_objects()  # torch is imported now
         names, description = result
         self.setup.set_devices(names)
         self.device_name = description
@@ -474,6 +476,8 @@ class MainWindow(QMainWindow):
 
     def _bind(self, state, title: str) -> None:
         self.training.bind(state, title)
+        # The run's dataset and networks exist once it has started.
+        state.started.connect(freeze_long_lived_objects)
         state.status_changed.connect(self._on_status)
         state.alert_raised.connect(self._on_alert)
         state.hyper_changed.connect(self._on_hyper)
