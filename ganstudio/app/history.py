@@ -74,36 +74,46 @@ class MetricHistory:
 def debiased_ema(values: np.ndarray, weight: float) -> np.ndarray:
     """TensorBoard's smoothing: an exponential moving average divided by (1 - weightᵗ).
 
-    Vectorised in blocks so that a million points smooth in well under a second: within a
-    block the average is a matrix product with a decay kernel, and only the carry between
-    blocks is sequential.
+    Non-finite values are skipped (they get NaN, and the average carries over them), as
+    TensorBoard does. Vectorised: a million points smooth in a few tenths of a second.
     """
     values = np.asarray(values, dtype=np.float64)
-    n = len(values)
-    if n == 0 or weight <= 0:
+    if len(values) == 0 or weight <= 0:
         return values.copy()
     finite = np.isfinite(values)
-    x = np.where(finite, values, 0.0)
-    block = 256
-    i = np.arange(block)
-    # kernel[a, b] = (1 - w) w^(a - b) for b <= a: the contribution of x[b] to the EMA at a
-    power = np.subtract.outer(i, i)
-    kernel = np.where(power >= 0, (1 - weight) * weight ** np.maximum(power, 0), 0.0)
-    decay = weight ** (i + 1)  # how the carry into a block fades across it
-    pad = (-n) % block
-    blocks = np.concatenate([x, np.zeros(pad)]).reshape(-1, block)
-    weights = np.concatenate([finite.astype(np.float64), np.zeros(pad)]).reshape(-1, block)
-    inner = blocks @ kernel.T
-    inner_w = weights @ kernel.T  # the same EMA of "1 where finite": the debiasing term
-    out = np.empty_like(inner)
-    norm = np.empty_like(inner)
-    carry = carry_w = 0.0
-    for b in range(blocks.shape[0]):
-        out[b] = inner[b] + carry * decay
-        norm[b] = inner_w[b] + carry_w * decay
-        carry, carry_w = out[b, -1], norm[b, -1]
-    out, norm = out.reshape(-1)[:n], norm.reshape(-1)[:n]
+    # The EMA is (1 - w) Σ w^(t-s) x[s] and its debiasing term the same sum over "1 where
+    # finite"; the (1 - w) factors cancel in the ratio.
+    sums = _decayed_sums(np.stack([np.where(finite, values, 0.0), finite.astype(np.float64)]),
+                         weight)
     with np.errstate(invalid="ignore", divide="ignore"):
-        smoothed = out / norm
+        smoothed = sums[0] / sums[1]
     smoothed[~finite] = np.nan
     return smoothed
+
+
+_BLOCK = 32
+
+
+def _decayed_sums(x: np.ndarray, w: float) -> np.ndarray:
+    """``y[..., t] = Σ_{s ≤ t} w^(t-s) · x[..., s]`` along the last axis, without a Python loop
+    over t.
+
+    Within blocks of _BLOCK points the sums are one matrix product with a decay kernel. What
+    each block carries into the next is the same kind of sum over the blocks' last values,
+    with weight w^_BLOCK, so it is found by the same function, on 1/_BLOCK as many points.
+    """
+    n = x.shape[-1]
+    size = min(n, _BLOCK)
+    i = np.arange(size)
+    power = np.subtract.outer(i, i)
+    kernel = np.where(power >= 0, w ** np.maximum(power, 0), 0.0)  # [a, b]: x[b]'s part in y[a]
+    if n <= _BLOCK:
+        return x @ kernel.T
+    pad = (-n) % _BLOCK
+    blocks = np.concatenate([x, np.zeros((*x.shape[:-1], pad))], axis=-1)
+    blocks = blocks.reshape(*x.shape[:-1], -1, _BLOCK)
+    inner = blocks @ kernel.T  # the sums within each block
+    ends = _decayed_sums(inner[..., -1], w**_BLOCK)  # the full sums at each block's end
+    carry = np.concatenate([np.zeros((*x.shape[:-1], 1)), ends[..., :-1]], axis=-1)
+    inner += carry[..., None] * w ** (i + 1)
+    return inner.reshape(*x.shape[:-1], -1)[..., :n]
