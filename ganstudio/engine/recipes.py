@@ -45,15 +45,15 @@ class Recipe:
 
 
 def _dcgan(dataset: str, *, conditional: bool, width: float, r1_gamma: float, lr_g: float,
-           lr_d: float, grid_size: int) -> RunConfig:
-    """3,000 Adam steps at batch 64 with lazy R1 and an EMA copy of G, on the CPU."""
+           lr_d: float, grid_size: int, steps: int = 3000) -> RunConfig:
+    """``steps`` Adam steps at batch 64 with lazy R1 and an EMA copy of G, on the CPU."""
     return RunConfig(
         data=DataConfig(name=dataset, seed=0),
         model=ModelConfig(family="dcgan", conditional=conditional, z_dim=100, width=width),
         loss=LossConfig(name="nonsaturating", r1_gamma=r1_gamma, r1_every=4),
         optim=OptimConfig(name="adam", lr_g=lr_g, lr_d=lr_d, beta1=0.5, beta2=0.999),
         train=TrainConfig(
-            steps=3000, batch_size=64, seed=0, device="cpu", ema=True, ema_decay=0.999,
+            steps=steps, batch_size=64, seed=0, device="cpu", ema=True, ema_decay=0.999,
             sample_every=100, eval_every=0, checkpoint_every=1000, grid_size=grid_size,
         ),
     )
@@ -70,13 +70,14 @@ def _digits(conditional: bool) -> RunConfig:
 
 
 def _shapes() -> RunConfig:
-    # Width 1 (G: 4x4x256 → 8x8x128 → 16x16x64 → 32x32x3). A light R1, as a heavy one
-    # blurs D's view of the edges. After 3,000 CPU steps G draws shapes of the right colours
-    # on the right backgrounds, mostly round: the outline is a small part of each image and
-    # D learns to look at it late. Width 0.5 drew only blobs; a conditional G at width 1
-    # collapsed to one colour per class by step 2,500, with no clearer outlines.
+    # Width 1 (G: 4x4x256 → 8x8x128 → 16x16x64 → 32x32x3) and a light R1. For the first
+    # ~5,000 steps G draws round blobs of the right colours on the right backgrounds: the
+    # outline is a small part of each image and D learns to look at it late. Corners and
+    # outlines (squares, stars, hexagons, hearts) come between steps 5,000 and 10,000, so the
+    # recipe runs 12,000 steps (about 70 minutes on 2 CPU cores). Width 0.5 drew only blobs;
+    # a conditional G at width 1 collapsed to one colour per class by step 2,500.
     return _dcgan("shapes", conditional=False, width=1.0, r1_gamma=0.1, lr_g=2e-4, lr_d=2e-4,
-                  grid_size=64)
+                  grid_size=64, steps=12000)
 
 
 def _ring8() -> RunConfig:
