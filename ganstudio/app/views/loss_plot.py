@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QGraphicsItem,
+    QGraphicsView,
     QHBoxLayout,
     QLabel,
     QSizePolicy,
@@ -199,6 +200,11 @@ class LossPlot(QWidget):
     def _build_plots(self) -> None:
         self._canvas = _Canvas()
         self._canvas.painted.connect(self._on_canvas_painted)
+        # A frame changes every curve, so nearly the whole canvas is repainted anyway; one
+        # bounding rectangle is cheaper to clip to than the region of a dozen curves' rects
+        # that Qt's minimal update builds (frames ~25% faster, measured at 150 and 1M rows).
+        self._canvas.setViewportUpdateMode(
+            QGraphicsView.ViewportUpdateMode.BoundingRectViewportUpdate)
         self._canvas.setBackground(theme.BACKGROUND)
         self._canvas.ci.setContentsMargins(2, 4, 8, 2)
         self._canvas.ci.setSpacing(6)
