@@ -177,10 +177,10 @@ def main() -> None:
     h, a = statistics.median(headless), statistics.median(in_app)
     extras = {} if args.skip_extras else {
         "plot_redraw_1m_points_ms": plot_redraw_ms(), "startup": startup_seconds()}
-    model = "toy MLP" if args.dataset in ("ring8", "grid25") else "dcgan"
     print(json.dumps({
         "benchmark": "ui_latency",
-        "case": f"{model} on {args.dataset} (the app's defaults), CPU, offscreen",
+        "case": f"{config(args.steps, args.dataset).model.family} on {args.dataset} "
+                "(the app's defaults), CPU, offscreen",
         "event_loop_lag_ms": {
             "p50": round(float(np.percentile(lag, 50)), 2),
             "p99": round(float(np.percentile(lag, 99)), 2),

@@ -37,8 +37,8 @@ class ImageCanvas(QWidget):
     The image is a grid of ``n`` cells, ``nrow`` per row, with ``pad`` pixels between them
     (as made by ``engine.images.make_grid``); a single image is ``nrow=1, n=1, pad=0``. The
     canvas reports clicks and hovers on cells and outlines the selected one; choosing what
-    a click selects is left to its owner. A message (a placeholder, or the error of a failed
-    render) is drawn over the image or in its place.
+    a click selects is left to its owner. A message (what to do while there is no image yet,
+    or the error of a failed render) is drawn over the image or in its place.
     """
 
     cell_clicked = Signal(int)

@@ -450,7 +450,6 @@ class LossPlot(QWidget):
         x = history.column(X_AXES[self._x_axis][0])
         vb = self._plots[-1].vb
         if self._follow:
-            # Set the range before the data, so that clip-to-view cuts with the new range.
             lo, hi = _finite_bounds(x)
             if lo is not None:
                 _follow_x(vb, lo, hi)
