@@ -17,12 +17,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ganstudio.engine.checkpoint import (
-    LoadedGenerator,
-    load_native_generator,
-    safe_torch_load,
-)
+from ganstudio.engine.checkpoint import load_native_generator, safe_torch_load
 from ganstudio.engine.errors import CheckpointError
+from ganstudio.engine.generator import Generator
 
 SUPPORTED = (
     "GAN Studio checkpoints (.safetensors) and run folders; PyTorch DCGAN-example generator "
@@ -31,7 +28,7 @@ SUPPORTED = (
 PROBE_BATCH = 16
 
 
-def load_generator(path: str | Path) -> LoadedGenerator:
+def load_generator(path: str | Path) -> Generator:
     """Open any supported generator file; a CheckpointError says why one cannot be opened."""
     path = Path(path)
     if not path.exists():
@@ -53,7 +50,7 @@ def load_generator(path: str | Path) -> LoadedGenerator:
 _CONV_KEY = re.compile(r"main\.(\d+)\.weight$")
 
 
-def load_dcgan_example(path: Path) -> LoadedGenerator:
+def load_dcgan_example(path: Path) -> Generator:
     from ganstudio.engine.nets.dcgan import DCGANGenerator
 
     obj = safe_torch_load(path)
@@ -81,7 +78,7 @@ def load_dcgan_example(path: Path) -> LoadedGenerator:
             f"example's layout ({str(e).splitlines()[0]})."
         ) from None
     module.eval().requires_grad_(False)
-    return LoadedGenerator(
+    return Generator(
         module=module, path=path, source="pytorch-dcgan", z_dim=int(nz), kind="images",
         shape=(nc, module.size, module.size), output_range=(-1.0, 1.0),
         meta={"nz": int(nz), "ngf": int(channels[-1]), "nc": nc, "image_size": module.size},
@@ -148,7 +145,7 @@ class ExportedGenerator(nn.Module):
         return self.program(z)
 
 
-def load_exported(path: Path) -> LoadedGenerator:
+def load_exported(path: Path) -> Generator:
     if not zipfile.is_zipfile(path):
         raise CheckpointError(
             f"{path.name} is damaged or is not a torch.export program (a .pt2 file is a zip "
@@ -205,7 +202,7 @@ def load_exported(path: Path) -> LoadedGenerator:
             f"{path.name} produces outputs of shape {tuple(out.shape)}; GAN Studio shows "
             "images (batch, 1 or 3, H, W) and 2-D points (batch, 2)."
         )
-    return LoadedGenerator(
+    return Generator(
         module=module, path=path, source="torch-export", z_dim=z_dim, kind=kind,
         shape=shape, output_range=output_range, classes=classes,
         meta={"batch": z_shape[0], "probe_min": float(out.min()), "probe_max": float(out.max())},
