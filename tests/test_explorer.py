@@ -381,3 +381,47 @@ def test_a_file_that_cannot_be_loaded_says_why_and_lists_formats(window, qtbot, 
     assert "broken.safetensors" in box.text() and "torch.export" in box.text()
     box.close()
     assert window.explorer is None
+
+
+def test_render_worker_delivers_previews_and_stops_a_superseded_job(qtbot):
+    worker = RenderWorker(("a",))
+    results, answers = [], []
+    previewed, gate = threading.Event(), threading.Event()
+    worker.finished.connect(results.append)
+
+    def staged(preview):
+        for stage in range(3):
+            answers.append(preview(stage))
+            previewed.set()
+            if not answers[-1]:
+                return "stopped early"
+            gate.wait(5)
+        return "full"
+
+    worker.submit_progressive("a", 1, staged)
+    assert previewed.wait(5)
+    worker.submit("a", 2, lambda: "newer")  # arrives while stage 0 is on screen
+    gate.set()
+    qtbot.waitUntil(lambda: any(r.stamp == 2 for r in results), timeout=5_000)
+    worker.shutdown()
+    assert answers == [True, False]  # it saw the newer request and stopped at stage 1
+    assert [(r.stamp, r.partial, r.value) for r in results] == [
+        (1, True, 0), (1, True, 1), (1, False, "stopped early"), (2, False, "newer")]
+
+
+def test_the_layer_view_shows_a_layers_channels_and_their_statistics(runs):
+    from ganstudio.engine.loaders import load_generator
+
+    generator = load_generator(_checkpoint(runs["digits"]))
+    assert generator.layers == ("main.0", "main.3", "main.6")
+    z = generator.sample_z(1, 0)
+    request = explore.frozen(generator, z)
+    maps = generator.layer_features(z, "main.3")
+    grid = explore.layer_picture(request, "main.3")
+    assert grid["channels"] == maps.shape[1] and grid["n"] == min(64, maps.shape[1])
+    assert grid["size"] == (14, 14)
+    one = explore.layer_picture(request, "main.3", channel=2)
+    assert one["image"].shape == (14, 14, 1)
+    assert one["max"] == pytest.approx(float(maps[0, 2].max()))
+    assert one["mean"] == pytest.approx(float(maps[0, 2].mean()))
+    assert one["image"].max() == 255 and one["image"].min() == 0  # scaled to its own range

@@ -188,6 +188,52 @@ def selected_picture(request: Request, original: Request | None = None,
     return {"image": request.backdrop.picture(marks=marks, lines=lines), "caption": caption}
 
 
+def selected_stages(request: Request, preview: Callable[[dict], bool],
+                    caption: str = "") -> dict | None:
+    """The selected sample, coarse to fine: ``preview`` gets each coarser picture as it is
+    made and answers whether to go on (False: a newer request waits, stop here)."""
+    generator = request.generator
+    if request.points:
+        return selected_picture(request, None, caption)
+    final = None
+    for image in generator.render_stages(request.latents, request.labels, request.options):
+        picture = {"image": to_uint8(image.float(), generator.output_range or (-1.0, 1.0))[0],
+                   "caption": caption}
+        if final is not None and not preview(final):
+            return None
+        final = picture
+    return final
+
+
+LAYER_GRID_CHANNELS = 64  # the layer view's grid shows at most this many channels
+
+
+def layer_picture(request: Request, layer: str, channel: int | None = None) -> dict:
+    """A synthesis layer's feature maps for the first latent of ``request``: a grid of its
+    channels (each scaled to its own range), or one channel large, with its statistics."""
+    maps = request.generator.layer_features(request.latents[:1], layer,
+                                            request.labels[:1] if request.labels is not None
+                                            else None, request.options)[0]  # (C, H, W)
+    channels = maps.shape[0]
+    if channel is not None:
+        channel = max(0, min(int(channel), channels - 1))
+        shown = maps[channel : channel + 1]
+    else:
+        shown = maps[:LAYER_GRID_CHANNELS]
+    lo = shown.flatten(1).min(dim=1).values[:, None, None]
+    hi = shown.flatten(1).max(dim=1).values[:, None, None]
+    scaled = ((shown - lo) / (hi - lo).clamp_min(1e-8) * 255).round().to(torch.uint8)
+    images = scaled[:, :, :, None].numpy()  # (k, H, W, 1)
+    picked = maps if channel is None else maps[channel]
+    stats = {"mean": float(picked.mean()), "std": float(picked.std()),
+             "max": float(picked.max()), "channels": channels,
+             "size": (int(maps.shape[1]), int(maps.shape[2]))}
+    if channel is not None:
+        return {"image": np.ascontiguousarray(images[0]), "nrow": 1, "n": 1, **stats}
+    nrow = math.ceil(math.sqrt(len(images)))
+    return {"image": make_grid(images, nrow), "nrow": nrow, "n": len(images), **stats}
+
+
 def strip_picture(request: Request) -> dict:
     """An interpolation: one row of frames (2-D: the path, one picture per frame)."""
     outputs = render_outputs(request)

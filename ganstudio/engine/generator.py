@@ -158,6 +158,36 @@ class Generator:
             return self.module(latents, self._labels(labels, latents.shape[0]))
         return self.module(latents)
 
+    def render_stages(self, latents: Tensor, labels: Tensor | None = None,
+                      options: RenderOptions | None = None) -> Iterator[Tensor]:
+        """Outputs from coarse to fine, the last the full render: networks that build their
+        image in stages (StyleGAN2's ToRGB skips) yield a preview after each stage, at the
+        final size; the others yield once."""
+        yield self.render(latents, labels, options)
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        """The layers whose feature maps can be shown, input to output."""
+        if self.kind != "images":
+            return ()
+        kinds = (torch.nn.Conv2d, torch.nn.ConvTranspose2d)
+        return tuple(name for name, m in self.module.named_modules() if isinstance(m, kinds))
+
+    @torch.no_grad()
+    def layer_features(self, latents: Tensor, layer: str, labels: Tensor | None = None,
+                       options: RenderOptions | None = None) -> Tensor:
+        """The feature maps (n, C, H, W) of one of :attr:`layers` for these latents."""
+        if layer not in self.layers:
+            raise KeyError(f"{self.path.name} has no layer {layer!r}")
+        captured: list[Tensor] = []
+        module = dict(self.module.named_modules())[layer]
+        handle = module.register_forward_hook(lambda m, args, out: captured.append(out))
+        try:
+            self.render(latents, labels, options)
+        finally:
+            handle.remove()
+        return captured[-1].float()
+
     @torch.no_grad()
     def features(self, latents: Tensor, labels: Tensor | None = None) -> Tensor:
         """Early-layer activations for GANSpace (n, F); the output of an opaque program."""
