@@ -86,11 +86,10 @@ class ZipSource(EncodedSource):
         if "dataset.json" in self._zip.NameToInfo:
             classes, labels, unlabelled, note = self._stylegan_labels(path)
             if unlabelled:
-                skipped += [
-                    Skipped(name := f"{path.name}/{members[k].filename}",
-                            f"{name} was left out: dataset.json gives it no label.")
-                    for k in unlabelled
-                ]
+                for k in unlabelled:
+                    name = f"{path.name}/{members[k].filename}"
+                    skipped.append(Skipped(name, f"{name} was left out: dataset.json gives it "
+                                                 "no label."))
                 keep = np.ones(len(members), bool)
                 keep[unlabelled] = False
                 self._members = [m for m, k in zip(members, keep) if k]

@@ -188,9 +188,12 @@ def open_file(path: Path) -> CifarSource:
 
 def open_folder(folder: Path, split: str) -> CifarSource | None:
     """The batches of a folder, or of the one CIFAR folder inside it; None when it has none."""
-    for where in (folder, *sorted(p for p in folder.iterdir() if p.is_dir()
-                                  and p.name.lower().startswith("cifar"))):
-        entries = {p.name: p for p in where.iterdir() if p.is_file()}
+    inside = sorted(p for p in folder.iterdir()
+                    if p.name.lower().startswith("cifar") and p.is_dir())
+    for where in (folder, *inside):
+        # Names first: an image folder of many thousand files is not stat-ed here.
+        entries = {p.name: p for p in where.iterdir()
+                   if (_BATCH_NAME.match(p.name) or p.name in _META_NAMES) and p.is_file()}
         chosen = _batches(set(entries), split)
         if chosen is not None:
             files = [entries[n] for n in sorted(entries) if n in chosen or n in _META_NAMES]

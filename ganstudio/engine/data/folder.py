@@ -9,6 +9,7 @@ from typing import BinaryIO
 
 from ganstudio.engine.data.image_files import is_image_name
 from ganstudio.engine.data.sources import EncodedSource, folder_labels
+from ganstudio.engine.errors import DatasetError
 
 
 class FolderSource(EncodedSource):
@@ -39,7 +40,10 @@ class FolderSource(EncodedSource):
         self._fingerprint: str | None = None
 
     def open_item(self, i: int) -> BinaryIO:
-        return open(self.path / self.names[i], "rb")
+        try:
+            return open(self.path / self.names[i], "rb")
+        except OSError as e:
+            raise DatasetError(f"{self.name(i)} cannot be opened ({e.strerror}).") from None
 
     def fingerprint(self) -> str:
         """Names, sizes and modification times: hashing every file's bytes would take minutes."""

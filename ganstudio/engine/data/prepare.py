@@ -288,6 +288,14 @@ def prepare_image(image: Image.Image, options: PrepareOptions) -> np.ndarray:
     return square[None] if square.ndim == 2 else square.transpose(2, 0, 1)
 
 
+def _converted(image: Image.Image, name: str, options: PrepareOptions) -> np.ndarray:
+    """``prepare_image``, with any failure (a mode Pillow cannot convert) naming the file."""
+    try:
+        return prepare_image(image, options)
+    except Exception as e:
+        raise DatasetError(f"{name} could not be converted ({e}).") from None
+
+
 def draft_hook(options: PrepareOptions):
     """Asks libjpeg for the smallest reduced decode that still covers the resolution."""
     if not options.jpeg_draft:
@@ -330,7 +338,7 @@ def _decode_range(start: int, stop: int) -> list[tuple[int, str]]:
     for i in range(start, stop):
         try:
             image = source.decode(i, _WORKER["draft"])
-            _WORKER["output"][i] = prepare_image(image, _WORKER["options"])
+            _WORKER["output"][i] = _converted(image, source.name(i), _WORKER["options"])
         except DatasetError as e:
             failures.append((i, str(e)))
     return failures
@@ -341,7 +349,7 @@ def _decode_bytes(items: list[tuple[int, str, bytes]]) -> list[tuple[int, str]]:
     for i, name, data in items:
         try:
             image = image_files.decode(io.BytesIO(data), name, _WORKER["draft"])
-            _WORKER["output"][i] = prepare_image(image, _WORKER["options"])
+            _WORKER["output"][i] = _converted(image, name, _WORKER["options"])
         except DatasetError as e:
             failures.append((i, str(e)))
     return failures
@@ -540,7 +548,7 @@ def _prepare_here(source: EncodedSource, output: np.ndarray, options: PrepareOpt
                 raise item
             with item:
                 image = image_files.decode(item, source.name(i), draft)
-            output[i] = prepare_image(image, options)
+            output[i] = _converted(image, source.name(i), options)
         except DatasetError as e:
             failures.append((i, str(e)))
         if done % _CHUNK == 0 or done == len(source):
