@@ -107,7 +107,9 @@ def open_file(path: Path) -> IdxSource:
     """One images file; its labels file (``…labels-idx1-ubyte…``) beside it, when there."""
     images = _images(path)
     labels_path = _labels_path(path)
-    return _source(path, images, labels_path, description=_set_name(path))
+    labels = None if labels_path is None else _labels(labels_path, len(images))
+    files = [path] + ([labels_path] if labels_path is not None else [])
+    return IdxSource(path, _upright(images, path), labels, files, _set_name(path))
 
 
 def open_folder(folder: Path, split: str) -> IdxSource | None:
@@ -144,13 +146,6 @@ def open_folder(folder: Path, split: str) -> IdxSource | None:
     what = _set_name(chosen[0])
     description = f"{what}, {split} split" if split != "all" else f"{what}, train and test"
     return IdxSource(folder, _upright(images, chosen[0]), all_labels, files, description)
-
-
-def _source(path: Path, images: np.ndarray, labels_path: Path | None,
-            description: str) -> IdxSource:
-    labels = None if labels_path is None else _labels(labels_path, len(images))
-    files = [path] + ([labels_path] if labels_path is not None else [])
-    return IdxSource(path, _upright(images, path), labels, files, description)
 
 
 def _is_images_file(path: Path) -> bool:
