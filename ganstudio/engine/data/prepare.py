@@ -170,8 +170,10 @@ def prepare(
     """Prepare the set at ``path`` (or return the cache prepared before with these options).
 
     ``flip`` is recorded for training (random left-right flips); it does not change the
-    cache. ``workers``: decoding processes, default one per available core. ``cancel`` is
-    polled while decoding; when it returns True, nothing is left behind and Cancelled raised.
+    cache. ``workers``: decoding processes, default one per available core (a script that
+    calls this needs the usual ``if __name__ == "__main__":`` guard of multiprocessing).
+    ``cancel`` is polled while decoding; when it returns True, nothing is left behind and
+    Cancelled is raised.
     """
     options = (options or PrepareOptions()).validated()
     quick = _find_by_stamp(Path(path), options)
