@@ -15,17 +15,24 @@ folder, writing the cache and flushing it to disk. ``identical`` checks that ``p
 without draft gives exactly the baseline's pixels. Target: ``prepare`` at least 1.6 times the
 baseline on 2 cores.
 
+``parallelism`` says how many cores the machine really gives this script at the moment: the
+same Pillow work done by one process and then split over one process per core, as a ratio of
+throughputs. On a shared machine whose other tenants keep it busy it can be near 1, and then no
+pool can be faster than one process; compare the speed-up with it.
+
     python benchmarks/data_ingest.py [--count 20000] [--repeats 1]
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import statistics
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +59,31 @@ def write_jpegs(folder: Path, count: int) -> None:
         sub = folder / f"{k // 1000:03d}"
         sub.mkdir(exist_ok=True)
         image.save(sub / f"{k:06d}.jpg", quality=90)
+
+
+def _pillow_work(count: int) -> float:
+    """Decode and resize one in-memory JPEG ``count`` times; the seconds it took."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (SOURCE_SIZE, SOURCE_SIZE, 3),
+                                                      dtype=np.uint8)).save(buffer, "JPEG")
+    started = time.perf_counter()
+    for _ in range(count):
+        with Image.open(io.BytesIO(buffer.getvalue())) as image:
+            image.convert("RGB").resize((RESOLUTION, RESOLUTION), Image.Resampling.LANCZOS)
+    return time.perf_counter() - started
+
+
+def parallelism(cores: int, count: int = 600) -> float:
+    """Throughput of ``cores`` processes over that of one, on the same Pillow work."""
+    from ganstudio.engine.data.prepare import _pool_context
+
+    alone = _pillow_work(count)
+    with ProcessPoolExecutor(cores, mp_context=_pool_context()) as pool:
+        list(pool.map(_pillow_work, [1] * cores))  # started and warm
+        started = time.perf_counter()
+        list(pool.map(_pillow_work, [count // cores] * cores))
+        together = time.perf_counter() - started
+    return alone / together
 
 
 def baseline(folder: Path, draft: bool) -> tuple[float, np.ndarray]:
@@ -101,6 +133,9 @@ def main() -> None:
         times: dict[str, list[float]] = {k: [] for k in
                                          ("baseline", "prepare", "baseline_draft", "prepare_draft")}
         identical = True
+        from ganstudio.engine.data.prepare import _cores
+
+        capacity = [parallelism(_cores())]
         for _ in range(args.repeats):
             t, reference = baseline(folder, draft=False)
             times["baseline"].append(t)
@@ -109,13 +144,13 @@ def main() -> None:
             identical = identical and np.array_equal(reference, prepared)
             times["prepare_draft"].append(ours(folder, draft=True)[0])
             times["baseline_draft"].append(baseline(folder, draft=True)[0])
-
-    from ganstudio.engine.data.prepare import _cores
+        capacity.append(parallelism(_cores()))
 
     best = {k: round(statistics.median(v), 3) for k, v in times.items()}
     print(json.dumps({
         "images": args.count, "source": f"{SOURCE_SIZE}x{SOURCE_SIZE} JPEG q90",
         "resolution": RESOLUTION, "cores": _cores(), "load_average": os.getloadavg(),
+        "parallelism": [round(c, 2) for c in capacity],
         "write_seconds": round(write_seconds, 1), "repeats": args.repeats,
         "seconds": best,
         "images_per_second": {k: round(args.count / v) for k, v in best.items()},
