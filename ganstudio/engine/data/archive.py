@@ -97,7 +97,7 @@ class ZipSource(EncodedSource):
             names = [m.filename for m in self._members]
             description = "StyleGAN2-ADA dataset zip" + note
         else:
-            names, _ = strip_common_root([m.filename for m in members])
+            names = strip_common_root([m.filename for m in members])
             classes, labels = folder_labels(names)
         super().__init__(path, names, classes=classes, labels=labels, skipped=skipped,
                          quiet_skips=quiet, description=description)
@@ -208,7 +208,7 @@ class TarSource(EncodedSource):
                 kept.append(m)
         kept.sort(key=lambda m: m.name)
         self._members = kept
-        names, _ = strip_common_root([m.name for m in kept])
+        names = strip_common_root([m.name for m in kept])
         classes, labels = folder_labels(names)
         compressed = isinstance(tar.fileobj, (gzip.GzipFile, bz2.BZ2File, lzma.LZMAFile))
         self.random_access = not compressed

@@ -243,17 +243,15 @@ def folder_labels(names: Sequence[str]) -> tuple[tuple[str, ...], np.ndarray | N
     return classes, np.fromiter((index[t] for t in tops), np.int64, len(tops))
 
 
-def strip_common_root(names: Sequence[str]) -> tuple[list[str], str]:
-    """Names without a single top folder that holds them all (as archives often have)."""
-    root = ""
+def strip_common_root(names: Sequence[str]) -> list[str]:
+    """Names without the single top folder that holds them all (as archives often have)."""
     names = list(names)
     while names and all("/" in n for n in names):
         first = names[0].split("/", 1)[0]
         if any(n.split("/", 1)[0] != first for n in names):
             break
-        root += first + "/"
         names = [n.split("/", 1)[1] for n in names]
-    return names, root
+    return names
 
 
 def is_hidden(relative: str) -> bool:
