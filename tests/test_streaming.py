@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 import torch
@@ -132,3 +134,32 @@ def test_close_stops_the_reader(prepared):
     assert thread.is_alive()
     source.close()
     assert not thread.is_alive()
+
+
+
+def test_a_read_error_reaches_the_caller_and_never_blocks_close(prepared, monkeypatch):
+    real = StreamingSource._read
+    failed = threading.Event()
+
+    def third_read_fails(self, indices, flips=None):
+        self.reads = getattr(self, "reads", 0) + 1
+        if self.reads == 3:
+            failed.set()
+            raise OSError("disk gone")
+        return real(self, indices, flips)
+
+    monkeypatch.setattr(StreamingSource, "_read", third_read_fails)
+    source = StreamingSource(prepared, seed=0, prefetch=1)
+    source.next_batch(4)
+    assert failed.wait(10)  # the reader failed while the queue still holds batch two
+    closing = threading.Thread(target=source.close)  # returns, though the reader could not
+    closing.start()                                   # hand its error over
+    closing.join(10)
+    assert not closing.is_alive()
+    failed.clear()
+    source = StreamingSource(prepared, seed=0, prefetch=1)
+    source.next_batch(4)
+    source.next_batch(4)
+    with pytest.raises(OSError, match="disk gone"):
+        source.next_batch(4)
+    source.close()

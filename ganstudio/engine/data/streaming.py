@@ -140,21 +140,24 @@ class StreamingSource:
 
     def _read_ahead(self, epoch: int, cursor: int, batch_size: int, stop: threading.Event,
                     out: queue.Queue) -> None:
-        try:
-            while not stop.is_set():
+        while not stop.is_set():
+            try:
                 indices, flips, epoch, cursor = self._draw(epoch, cursor, batch_size)
                 images, labels = self._read(indices, flips)
                 if self.device.type != "cpu":
                     images = images.pin_memory().to(self.device, non_blocking=True)
                     labels = None if labels is None else labels.to(self.device)
-                while not stop.is_set():
-                    try:
-                        out.put((images, labels, epoch, cursor), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-        except BaseException as e:  # handed to the trainer's thread, raised there
-            out.put(e)
+                item: tuple | BaseException = (images, labels, epoch, cursor)
+            except BaseException as e:  # handed to the trainer's thread, raised there
+                item = e
+            while not stop.is_set():  # a full queue is waited on, but never past a stop
+                try:
+                    out.put(item, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+            if isinstance(item, BaseException):
+                return
 
     def _draw(self, epoch: int, cursor: int, batch_size: int):
         """The set's indices of the next batch from (epoch, cursor), and where it ends."""
