@@ -75,9 +75,11 @@ def test_conditional_batch_norm_starts_as_plain_batch_norm_and_then_depends_on_t
             m.bias.weight.normal_()
     differ = G(z, torch.tensor([0, 1]))
     assert not torch.allclose(differ[0], differ[1])
-    # a class embedding may stand in for the labels (class morphs)
-    e = G.shared(torch.tensor([0, 1]))
-    assert torch.allclose(G(z, embedding=e), differ)
+    # class vectors stand in for the labels, and mix classes for a morph
+    vectors = torch.eye(4)[[0, 1]]
+    assert torch.allclose(G(z, vectors), differ, atol=1e-6)
+    halfway = G(z[:1], torch.tensor([[0.5, 0.5, 0.0, 0.0]]))
+    assert not torch.allclose(halfway, differ[:1]) and not torch.allclose(halfway, differ[1:])
 
 
 def test_config_validation_knows_the_sizes():

@@ -34,6 +34,8 @@ class StreamingSource:
     """A BatchSource over a prepared set: uint8 (B, C, H, W) images on ``device``, int64
     labels (or None), in an order fixed by ``seed``."""
 
+    dataset = None  # the images stay on disk: there is no set in memory to hand out
+
     def __init__(
         self,
         prepared: PreparedSet | str | Path,

@@ -100,24 +100,29 @@ class ResNetGenerator(nn.Module):
                                  nn.Tanh())
         _orthogonal_init(self)
 
-    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None,
-                embedding: torch.Tensor | None = None) -> torch.Tensor:
-        h, e = self._start(z, labels, embedding)
+    # Labels may be class indices (n,) or class vectors (n, classes): a vector mixes the
+    # classes' embeddings, which is what a class morph draws.
+    takes_class_vectors = True
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        h, e = self._start(z, labels)
         for block in self.blocks:
             h = block(h, e)
         return self.out(h)
 
-    def features(self, z: torch.Tensor, labels: torch.Tensor | None = None,
-                 embedding: torch.Tensor | None = None) -> torch.Tensor:
+    def features(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """The first residual block's activations: the early layer GANSpace takes its PCA of."""
-        h, e = self._start(z, labels, embedding)
+        h, e = self._start(z, labels)
         return self.blocks[0](h, e)
 
-    def _start(self, z, labels, embedding) -> tuple[torch.Tensor, torch.Tensor | None]:
-        check_labels(self.n_classes, labels, embedding)
+    def _start(self, z, labels) -> tuple[torch.Tensor, torch.Tensor | None]:
+        check_labels(self.n_classes, labels)
         e = None
         if self.shared is not None:
-            e = self.shared(labels) if embedding is None else embedding
+            if labels.dim() == 2:
+                e = labels.to(self.shared.weight.dtype) @ self.shared.weight
+            else:
+                e = self.shared(labels)
         return self.dense(z).view(z.shape[0], self.first, 4, 4), e
 
 
