@@ -120,6 +120,29 @@ def build_parser() -> argparse.ArgumentParser:
     recipe_train.add_argument("--run-dir", metavar="DIR",
                               help="keep the run folder here (default: a temporary one)")
     recipe_train.add_argument("--quiet", action="store_true", help="no progress line")
+
+    data = sub.add_parser("data", help="inspect, download and prepare real datasets")
+    data_sub = data.add_subparsers(dest="data_command", parser_class=_Parser, metavar="ACTION",
+                                   required=True)
+    inspect = data_sub.add_parser("inspect", help="what a folder, archive or dataset file holds")
+    inspect.add_argument("path", help="an image folder, .zip/.tar(.gz), IDX or CIFAR files, "
+                         ".npy/.npz, or a catalogue name")
+    inspect.add_argument("--json", action="store_true", help="print JSON")
+    download = data_sub.add_parser("download", help="download a set of the catalogue")
+    download.add_argument("name", help="e.g. mnist, fashion-mnist, cifar10 ('data list')")
+    prep = data_sub.add_parser("prepare", help="decode a set once into the cache for training")
+    prep.add_argument("path", help="what 'data inspect' takes")
+    prep.add_argument("--resolution", type=int, required=True, metavar="R",
+                      help="square size in pixels, 16 to 256")
+    prep.add_argument("--grayscale", action="store_const", const=True, default=None,
+                      help="one grey channel (default: grey only when the images are)")
+    prep.add_argument("--crop", choices=("centre", "center", "pad"), default="centre",
+                      help="centre crop to a square (default), or pad to one")
+    prep.add_argument("--flip", action="store_true", help="train with random left-right flips")
+    prep.add_argument("--split", choices=("train", "test", "all"), default="train",
+                      help="of the standard sets (IDX, CIFAR); default train")
+    data_sub.add_parser("list", help="built-in, catalogue, installed and prepared sets")
+    data_sub.add_parser("clear", help="delete every prepared set from the cache")
     return parser
 
 
@@ -130,12 +153,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         if not argv or argv[0] not in {"app", "explore", "train", "sample", "info", "recipes",
-                                      "-h", "--help", "--version"}:
+                                      "data", "-h", "--help", "--version"}:
             argv = ["app", *argv]
         args = parser.parse_args(argv)
         handler = {"app": _cmd_app, "explore": _cmd_explore, "train": _cmd_train,
                    "sample": _cmd_sample,
-                   "info": _cmd_info, "recipes": _cmd_recipes}[args.command]
+                   "info": _cmd_info, "recipes": _cmd_recipes, "data": _cmd_data}[args.command]
         return handler(args)
     except UsageError as e:
         print(f"{e}", file=sys.stderr)
@@ -634,3 +657,120 @@ def _pretrained_folder() -> Path | None:
         return pretrained_dir()
     except FileNotFoundError:
         return None
+
+
+# --- data -----------------------------------------------------------------------------------
+
+
+def _cmd_data(args) -> int:
+    from ganstudio.engine.data.catalogue import resolve_source
+
+    command = args.data_command
+    line = _ProgressLine(sys.stderr)
+    try:
+        if command == "inspect":
+            from ganstudio.engine.data.sources import inspect_source
+
+            report = inspect_source(resolve_source(args.path), progress=line.images)
+            line.close()
+            print(json.dumps(report.to_dict(), indent=2) if args.json else
+                  "\n".join(report.lines()))
+        elif command == "download":
+            from ganstudio.engine.download import download_dataset
+
+            path = download_dataset(args.name, progress=line.bytes)
+            line.close()
+            print(path)
+        elif command == "prepare":
+            from ganstudio.engine.data.prepare import PrepareOptions, prepare
+
+            options = PrepareOptions(args.resolution, args.grayscale, args.crop, args.split)
+            prepared = prepare(resolve_source(args.path), options, flip=args.flip,
+                               progress=line.images)
+            line.close()
+            skipped = prepared.meta["skipped"]
+            for item in skipped["first"]:
+                print(f"  skipped: {item['reason']}", file=sys.stderr)
+            if skipped["count"] > len(skipped["first"]):
+                print(f"  … {skipped['count'] - len(skipped['first']):,} more skipped",
+                      file=sys.stderr)
+            c, h, w = prepared.shape
+            print(f"{prepared.name}: {len(prepared):,} images, {c}×{h}×{w}, "
+                  f"{len(prepared.classes)} classes", file=sys.stderr)
+            print(prepared.folder)
+        elif command == "list":
+            print("\n".join(_dataset_listing()))
+        else:
+            from ganstudio.engine.data.prepare import clear_prepared, prepared_root
+
+            freed = clear_prepared()
+            print(f"Cleared {prepared_root()}: {_megabytes(freed)} freed.")
+    except KeyboardInterrupt:
+        line.close()
+        after = {"download": "run the same command to resume it",
+                 "prepare": "nothing was written"}.get(command, "stopped")
+        print(f"Cancelled; {after}.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        line.close()
+    return 0
+
+
+class _ProgressLine:
+    """One line on stderr, redrawn in place on a terminal at most ten times a second."""
+
+    def __init__(self, stream):
+        self.stream, self.tty, self.last, self.open = stream, stream.isatty(), 0.0, False
+
+    def images(self, done: int, total: int) -> None:
+        self._draw(done, total, f"{done:,}/{total:,} images")
+
+    def bytes(self, done: int, total: int) -> None:
+        self._draw(done, total, f"{_megabytes(done)} of {_megabytes(total) if total else '?'}")
+
+    def _draw(self, done: int, total: int, text: str) -> None:
+        now = time.monotonic()
+        if now - self.last < (0.1 if self.tty else 5.0) and done < total:
+            return
+        self.last = now
+        percent = f"{100 * done / total:5.1f}%  " if total else ""
+        if self.tty:
+            self.stream.write(f"\r\x1b[2K{percent}{text}")
+            self.stream.flush()
+            self.open = True
+        else:
+            print(f"{percent}{text}", file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self.open:
+            self.stream.write("\n")
+            self.open = False
+
+
+def _megabytes(n: int) -> str:
+    return f"{n / 1e6:,.1f} MB"
+
+
+def _dataset_listing() -> list[str]:
+    from ganstudio.engine.data import DATASETS
+    from ganstudio.engine.data.catalogue import catalogue, downloaded_path, installed_path
+    from ganstudio.engine.data.prepare import list_prepared, prepared_root
+
+    out = ["Built-in:"]
+    out += [f"  {i.name:<15} {i.kind:<7} {i.size or 0:>9,}  {i.description}"
+            for i in DATASETS.values() if i.size]
+    out.append("Catalogue ('ganstudio data download NAME'):")
+    for entry in catalogue().values():
+        where = installed_path(entry)
+        state = f"installed: {where}" if where else "not downloaded"
+        if where is None and downloaded_path(entry) is not None:
+            state = f"downloaded: {downloaded_path(entry)}"
+        out.append(f"  {entry.name:<15} {_megabytes(entry.download_bytes):>10}  {state}")
+    prepared = list_prepared()
+    total = sum(p.bytes for p in prepared)
+    out.append(f"Prepared ({prepared_root()}, {_megabytes(total)}):")
+    out += [f"  {p.name:<40} {p.count:>9,} × {'×'.join(map(str, p.shape))}  "
+            f"{_megabytes(p.bytes):>10}  {p.folder}" for p in prepared]
+    if not prepared:
+        out.append("  none yet ('ganstudio data prepare PATH --resolution R')")
+    return out

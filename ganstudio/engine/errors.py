@@ -19,3 +19,7 @@ class CheckpointError(GanStudioError):
 
 class RunFolderError(GanStudioError):
     """A run folder is missing or is not in the expected layout."""
+
+
+class Cancelled(GanStudioError):
+    """Long work (preparing a dataset, a download) stopped because the user asked it to."""

@@ -45,8 +45,14 @@ FAMILIES: dict[str, Family] = {
             ("images",), False, (), 100, "ganstudio.engine.nets.gan2014",
         ),
         Family(
-            "dcgan", "DCGAN (Radford et al., 2015) at 28, 32 or 64 px with a width multiplier",
-            ("images",), True, (28, 32, 64), 100, "ganstudio.engine.nets.dcgan",
+            "dcgan", "DCGAN (Radford et al., 2015) at 16, 28, 32, 64 or 128 px with a width "
+            "multiplier",
+            ("images",), True, (16, 28, 32, 64, 128), 100, "ganstudio.engine.nets.dcgan",
+        ),
+        Family(
+            "resnet", "SNGAN/BigGAN-style ResNets at 32, 64 or 128 px: batch-norm G, spectrally "
+            "normalised D, conditional batch norm and projection for classes",
+            ("images",), True, (32, 64, 128), 128, "ganstudio.engine.nets.resnet",
         ),
     )
 }

@@ -1,4 +1,4 @@
-"""DCGAN (Radford et al., 2015) at 28, 32 and 64 px.
+"""DCGAN (Radford et al., 2015) at 16, 28, 32, 64 and 128 px.
 
 The generator keeps the layer layout of the PyTorch DCGAN example (``main.0`` … ``main.N``),
 so a ``netG.pth`` trained with that example loads into it unchanged. A width multiplier
@@ -28,9 +28,11 @@ from ganstudio.engine.nets.layers import (
 # Per output size: the spatial size of the first feature map and the channel multipliers of
 # each hidden block (each block after the first doubles the size).
 LAYOUTS = {
+    16: (4, (2, 1)),  # 4 → 8 → 16
     28: (7, (4, 2)),  # 7 → 14 → 28
     32: (4, (4, 2, 1)),  # 4 → 8 → 16 → 32
     64: (4, (8, 4, 2, 1)),  # 4 → 8 → 16 → 32 → 64, the PyTorch example
+    128: (4, (16, 8, 4, 2, 1)),  # 4 → 8 → 16 → 32 → 64 → 128
 }
 BASE_CHANNELS = 64
 
