@@ -19,3 +19,7 @@ class CheckpointError(GanStudioError):
 
 class RunFolderError(GanStudioError):
     """A run folder is missing or is not in the expected layout."""
+
+
+class WeightsMissingError(GanStudioError):
+    """Pretrained weights a feature space needs (FID's Inception-v3) are not on this computer."""
