@@ -106,6 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
     recipe_train.add_argument("--run-dir", metavar="DIR",
                               help="keep the run folder here (default: a temporary one)")
     recipe_train.add_argument("--quiet", action="store_true", help="no progress line")
+
+    from ganstudio.cli_eval import add_parsers
+
+    add_parsers(sub, _Parser)
     return parser
 
 
@@ -116,12 +120,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         if not argv or argv[0] not in {"app", "explore", "train", "sample", "info", "recipes",
-                                      "-h", "--help", "--version"}:
+                                      "eval", "classifiers", "-h", "--help", "--version"}:
             argv = ["app", *argv]
         args = parser.parse_args(argv)
+        from ganstudio.cli_eval import cmd_classifiers, cmd_eval
+
         handler = {"app": _cmd_app, "explore": _cmd_explore, "train": _cmd_train,
                    "sample": _cmd_sample,
-                   "info": _cmd_info, "recipes": _cmd_recipes}[args.command]
+                   "info": _cmd_info, "recipes": _cmd_recipes, "eval": cmd_eval,
+                   "classifiers": cmd_classifiers}[args.command]
         return handler(args)
     except UsageError as e:
         print(f"{e}", file=sys.stderr)
