@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 MAX_SAMPLES = 50_000
+EXIT_INTERRUPTED = 130
 
 
 def add_parsers(sub, parser_class) -> None:
@@ -27,7 +28,8 @@ def add_parsers(sub, parser_class) -> None:
     ev.add_argument("--metrics", help="comma-separated, from fid, kid, pr, dc, classes "
                     "(default: fid,kid,pr,dc)")
     ev.add_argument("--n", type=int, default=10_000,
-                    help="real and generated samples (default: %(default)s)")
+                    help="images drawn from the generator and from the dataset "
+                    "(default: %(default)s)")
     ev.add_argument("--features", metavar="SPACE",
                     help="inception (the FID standard; default for images), classifier "
                     "(offline, built-in sets) or none (your arrays; default with --real)")
@@ -95,8 +97,11 @@ def cmd_eval(args) -> int:
     try:
         report = _eval_arrays(args, metrics, stages) if arrays else \
             _eval_generator(args, metrics, stages)
-    finally:
+    except KeyboardInterrupt:
         stages.done()
+        print("Interrupted; nothing was measured.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    stages.done()
     report["seconds"] = round(time.monotonic() - started, 2)
     if args.json:
         print(json.dumps(report, indent=2))
@@ -150,6 +155,7 @@ def _eval_generator(args, metrics, stages) -> dict:
     from ganstudio.engine.errors import ConfigError
     from ganstudio.engine.loaders import load_generator
     from ganstudio.engine.metrics.evaluation import (
+        check_image_generator,
         compute_metrics,
         real_images,
         sample_generator,
@@ -163,12 +169,13 @@ def _eval_generator(args, metrics, stages) -> dict:
     if not Path(args.source).exists():
         raise ConfigError(f"{args.source} does not exist")
     generator = load_generator(args.source)
+    check_image_generator(generator)
     dataset = args.data or generator.dataset
     if dataset is None:
         raise ConfigError(f"{Path(args.source).name} does not say what data it was trained "
                           "on: name the real images with --data")
     info = get_info(dataset)
-    if info.is_image and tuple(info.shape) != tuple(generator.shape):
+    if tuple(info.shape) != tuple(generator.shape):
         raise ConfigError(f"{dataset} images are {_shape(info.shape)} but the generator "
                           f"draws {_shape(generator.shape)}")
     extractor = feature_extractor(space, dataset)

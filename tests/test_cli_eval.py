@@ -125,6 +125,11 @@ def test_eval_refuses_data_of_another_shape(capsys):
     assert code == 2 and "digits images are 1×28×28 but the generator draws 3×32×32" in err
 
 
+def test_eval_refuses_a_points_generator(capsys):
+    code, _, err = _run(["eval", str(_pretrained("ring8")), "--features", "classifier"], capsys)
+    assert code == 2 and "draws 2-D points" in err
+
+
 def test_classifiers_list(capsys):
     code, out, _ = _run(["classifiers", "list"], capsys)
     assert code == 0

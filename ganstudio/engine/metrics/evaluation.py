@@ -111,12 +111,16 @@ def generate_images(generate: Callable[[torch.Tensor, torch.Tensor | None], torc
     return torch.cat(chunks).contiguous()
 
 
+def check_image_generator(generator) -> None:
+    if generator.kind != "images":
+        raise ConfigError(f"{generator.path.name} draws 2-D points; the image metrics need an "
+                          "image generator (2-D runs report mode coverage in training)")
+
+
 def sample_generator(generator, n: int, seed: int,
                      progress: Callable[[float], None] | None = None) -> torch.Tensor:
     """uint8 samples of a loaded generator (``ganstudio.engine.loaders.load_generator``)."""
-    if generator.kind != "images":
-        raise ConfigError(f"{generator.path.name} draws 2-D points; the image metrics need an "
-                          "image generator")
+    check_image_generator(generator)
     return generate_images(generator.generate, generator.z_dim, len(generator.classes),
                            generator.output_range or (-1.0, 1.0), n, seed, progress=progress)
 

@@ -9,8 +9,9 @@ from ganstudio.engine.errors import ConfigError
 
 
 def as_feature_matrix(x: np.ndarray | torch.Tensor, what: str, min_rows: int = 2,
-                      dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """``x`` as a CPU tensor of ``dtype``; a ConfigError naming ``what`` when it cannot serve."""
+                      dtype: torch.dtype | None = torch.float32) -> torch.Tensor:
+    """``x`` as a CPU tensor of ``dtype`` (None: float64 stays, anything else becomes
+    float32); a ConfigError naming ``what`` when it cannot serve."""
     t = torch.as_tensor(x).detach().cpu()
     if t.dim() != 2:
         raise ConfigError(f"the {what} features must be a 2-D array (samples × dimensions), "
@@ -22,6 +23,8 @@ def as_feature_matrix(x: np.ndarray | torch.Tensor, what: str, min_rows: int = 2
         raise ConfigError(f"the {what} features have no dimensions")
     if t.dtype == torch.bool or t.is_complex():
         raise ConfigError(f"the {what} features must be real numbers, not {t.dtype}")
+    if dtype is None:
+        dtype = torch.float64 if t.dtype == torch.float64 else torch.float32
     t = t.to(dtype)
     if not bool(torch.isfinite(t).all()):
         raise ConfigError(f"the {what} features hold NaN or infinite values")

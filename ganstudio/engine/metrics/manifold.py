@@ -44,6 +44,8 @@ def knn_radii(features: np.ndarray | torch.Tensor, ks: Iterable[int],
     (the sample itself counting as the 0-th), float32."""
     ks = sorted(set(ks))
     x = as_feature_matrix(features, "feature")
+    if not ks:
+        return {}
     if ks[0] < 1 or ks[-1] + 1 > x.shape[0]:
         raise ConfigError(f"k-nearest-neighbour radii with k = {ks[-1]} need more than "
                           f"{ks[-1]} samples; there are {x.shape[0]}")

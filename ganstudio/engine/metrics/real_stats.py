@@ -37,9 +37,8 @@ class RealStats:
                       ) -> RealStats:
         from ganstudio.engine.metrics.frechet import gaussian_stats
 
-        x = as_feature_matrix(features, what)
-        mean, cov = gaussian_stats(x, what)
-        return cls(x, mean, cov)
+        mean, cov = gaussian_stats(features, what)  # from float64 features where given
+        return cls(as_feature_matrix(features, what), mean, cov)
 
     def cov_sqrt(self) -> torch.Tensor:
         """Σ^½, computed once: FID against the same real set reuses it."""
