@@ -143,6 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="of the standard sets (IDX, CIFAR); default train")
     data_sub.add_parser("list", help="built-in, catalogue, installed and prepared sets")
     data_sub.add_parser("clear", help="delete every prepared set from the cache")
+
+    from ganstudio.cli_eval import add_parsers
+
+    add_parsers(sub, _Parser)
     return parser
 
 
@@ -153,12 +157,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         if not argv or argv[0] not in {"app", "explore", "train", "sample", "info", "recipes",
-                                      "data", "-h", "--help", "--version"}:
+                                      "data", "eval", "classifiers", "-h", "--help",
+                                      "--version"}:
             argv = ["app", *argv]
         args = parser.parse_args(argv)
+        from ganstudio.cli_eval import cmd_classifiers, cmd_eval
+
         handler = {"app": _cmd_app, "explore": _cmd_explore, "train": _cmd_train,
                    "sample": _cmd_sample,
-                   "info": _cmd_info, "recipes": _cmd_recipes, "data": _cmd_data}[args.command]
+                   "info": _cmd_info, "recipes": _cmd_recipes, "data": _cmd_data,
+                   "eval": cmd_eval, "classifiers": cmd_classifiers}[args.command]
         return handler(args)
     except UsageError as e:
         print(f"{e}", file=sys.stderr)

@@ -23,3 +23,7 @@ class RunFolderError(GanStudioError):
 
 class Cancelled(GanStudioError):
     """Long work (preparing a dataset, a download) stopped because the user asked it to."""
+
+
+class WeightsMissingError(GanStudioError):
+    """Pretrained weights a feature space needs (FID's Inception-v3) are not on this computer."""

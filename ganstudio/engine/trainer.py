@@ -479,6 +479,7 @@ class Trainer:
             device=self.device, info=self.info, data=self.source, generate=self.generate,
             z_dim=self.G.z_dim,
             classes=self.info.classes if self.conditional else (),
+            output_range=self.output_range,
         )
         for evaluation in self._evaluations:
             yield EvalEvent(self.step, evaluation.run(context), name=evaluation.name)

@@ -33,6 +33,7 @@ class EvalContext:
     generate: Callable[[Tensor, Tensor | None], Tensor]  # sampler, eval mode, no grad
     z_dim: int
     classes: tuple[str, ...]  # the classes the sampler is conditioned on; () if none
+    output_range: tuple[float, float] | None = None  # of the sampler's images
     progress: Callable[[float], None] | None = None
 
     @property
@@ -87,3 +88,30 @@ register(Evaluation(
     applies=lambda data: data.dataset is not None and data.dataset.modes is not None,
     run=_mode_coverage, by_default=True,
 ))
+
+
+def _image_evaluation(name: str, description: str) -> Evaluation:
+    """An image metric of ganstudio.engine.metrics.evaluation, imported when first used (it
+    needs torch, and config validation reads this registry before torch loads)."""
+
+    def applies(data: BatchSource) -> bool:
+        from ganstudio.engine.metrics.evaluation import IMAGE_EVALUATIONS
+
+        return data.info.is_image and IMAGE_EVALUATIONS[name][1](data.info)
+
+    def run(ctx: EvalContext) -> dict[str, float]:
+        from ganstudio.engine.metrics.evaluation import IMAGE_EVALUATIONS
+
+        return IMAGE_EVALUATIONS[name][2](ctx)
+
+    return Evaluation(name, description, applies, run)
+
+
+for _name, _description in (
+    ("fid", "Fréchet distance of real and generated features"),
+    ("kid", "Kernel distance (unbiased MMD², cubic kernel) with its spread over subsets"),
+    ("pr", "Improved precision and recall (k = 3)"),
+    ("dc", "Density and coverage (k = 5)"),
+    ("classes", "Confident samples, class coverage and class balance under a classifier"),
+):
+    register(_image_evaluation(_name, _description))
