@@ -74,3 +74,19 @@ def test_in_memory_source_draws_from_the_trainers_generator():
     source.load_state_dict(state)
     with pytest.raises(CheckpointError, match=r"saved with 3 training samples.*has 50000"):
         source.load_state_dict({**state, "size": 3})
+
+
+def test_image_metrics_run_during_training_in_the_classifier_space(tiny_config, monkeypatch,
+                                                                   tmp_path):
+    from ganstudio.engine.metrics import evaluation
+
+    monkeypatch.setattr(evaluation, "TRAINING_SAMPLES", 200)
+    cfg = tiny_config(steps=4, train__eval_every=2, train__evals=["fid", "classes"])
+    cfg.data.name, cfg.model.family, cfg.model.width = "digits", "dcgan", 0.125
+    events = list(Trainer(cfg, run_dir=tmp_path / "run").run())
+    evals = [e for e in events if isinstance(e, ev.EvalEvent)]
+    assert [(e.step, e.name) for e in evals] == [(2, "fid"), (2, "classes"), (4, "fid"),
+                                                 (4, "classes")]
+    assert evals[0].metrics["fid"] > 0
+    assert 0 <= evals[1].metrics["confident"] <= 1
+    assert 0 < evals[1].metrics["class_coverage"] <= 1
