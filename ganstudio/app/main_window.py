@@ -710,7 +710,7 @@ class MainWindow(QMainWindow):
         return True
 
     def _on_generator(self, path: Path, follow: Path | None, live: bool, result) -> None:
-        from ganstudio.engine.loaders import SUPPORTED
+        from ganstudio.engine.formats import supported
 
         QApplication.restoreOverrideCursor()
         if isinstance(result, JobFailed):
@@ -718,7 +718,7 @@ class MainWindow(QMainWindow):
             reason = result.message if isinstance(result.error, GanStudioError) else \
                 f"{type(result.error).__name__}: {result.message}"
             show_error(self, "Cannot open the checkpoint",
-                       f"{reason}\n\nGAN Studio opens: {SUPPORTED}.",
+                       f"{reason}\n\nGAN Studio opens: {supported()}.",
                        None if isinstance(result.error, GanStudioError) else result.details)
             return
         from ganstudio.app.controllers.explorer_session import ExplorerSession
@@ -937,7 +937,7 @@ class MainWindow(QMainWindow):
         if path:
             from ganstudio.engine.images import save_png
 
-            save_png(path, image)
+            save_png(path, image, replace=True)  # the save dialog asked before replacing
             self.statusBar().showMessage(f"Saved {path}", 5000)
 
     # --- help ---------------------------------------------------------------------------
@@ -1003,7 +1003,7 @@ class ExportCancelled(Exception):
 
 
 def _load_generator(path: Path):
-    from ganstudio.engine.loaders import load_generator
+    from ganstudio.engine.formats import load_generator
 
     return load_generator(path)
 

@@ -141,7 +141,7 @@ class ExplorerSession(QObject):
             self._follow_timer.stop()
 
     def _check_follow(self) -> None:
-        from ganstudio.engine.loaders import load_generator
+        from ganstudio.engine.formats import load_generator
 
         stamp = _latest_stamp(self._follow)
         if stamp is None or stamp == self._follow_stamp:
@@ -619,13 +619,13 @@ class ExplorerSession(QObject):
 
             buffer = io.BytesIO()
             np.save(buffer, z.numpy().astype(np.float32), allow_pickle=False)
-            return atomic_write_bytes(path, buffer.getvalue())
+            return atomic_write_bytes(path, buffer.getvalue(), replace=True)
         return atomic_write_json(path, {
             "format": LATENT_FORMAT, "format_version": 1, "kind": which,
             "z_dim": self.generator.z_dim, "generator": str(self.generator.path),
             "latents": z.tolist(), "labels": labels, "names": names,
             "method": self.method, "frames": self.frames,
-        })
+        }, replace=True)
 
     def load_latents(self, path: str | Path) -> int:
         """Read latents (JSON or .npy) as keyframes; one latent also becomes the selection."""
@@ -683,7 +683,7 @@ class ExplorerSession(QObject):
                                   lines=[(outputs, (76, 154, 255))])
                     for i in range(len(outputs))]
 
-        def job(progress):
+        def job(progress):  # the save dialog asked before replacing a file
             if kind == "image":
                 labels = torch.tensor([label]) if label is not None else None
                 out = render_samples(self.generator, z_sel[None], labels, embedding)
@@ -691,23 +691,24 @@ class ExplorerSession(QObject):
                     image = self._scatter(marks=[(out, (255, 159, 67), SELECTED_RADIUS)])
                 else:
                     image = upscale(out[0], _enlargement(out[0]))
-                return save_png(path, image)
+                return save_png(path, image, replace=True)
             if kind == "grid":
                 out = render_samples(self.generator, grid_z, grid_labels, progress=progress)
                 if self.points:
                     return save_png(path, self._scatter(marks=[(out, (76, 154, 255),
-                                                                POINT_RADIUS)]))
-                return save_png(path, make_grid(out, math.ceil(math.sqrt(len(out)))))
+                                                                POINT_RADIUS)]), replace=True)
+                return save_png(path, make_grid(out, math.ceil(math.sqrt(len(out)))), replace=True)
             if kind == "strip":
                 out = render_samples(self.generator, path_z, path_labels, progress=progress)
                 if self.points:
-                    return save_png(path, self._scatter(lines=[(out, (76, 154, 255))]))
-                return save_png(path, strip(out))
+                    return save_png(path, self._scatter(lines=[(out, (76, 154, 255))]),
+                                    replace=True)
+                return save_png(path, strip(out), replace=True)
             labels = path_labels if kind == "animation" else (
                 torch.full((options.WALK_FRAMES,), label) if label is not None else None)
             z = path_z if kind == "animation" else walk_z
             frames = frames_of(z, labels, lambda f: progress(0.9 * f))
-            result = save_animation(path, frames, fps=fps, bounce=kind == "walk")
+            result = save_animation(path, frames, fps=fps, bounce=kind == "walk", replace=True)
             progress(1.0)
             return result
 

@@ -8,7 +8,7 @@ from torch import nn
 from torch.export import Dim
 
 from ganstudio.engine.errors import CheckpointError
-from ganstudio.engine.loaders import SUPPORTED, load_generator
+from ganstudio.engine.formats import load_generator, supported
 
 
 class ExampleGenerator(nn.Module):
@@ -179,9 +179,9 @@ def test_truncated_files_get_a_clear_error(tmp_path, suffix):
 
 
 @pytest.mark.parametrize(("name", "content", "message"), [
-    ("photo.png", b"\x89PNG\r\n", "not a generator file"),
+    ("photo.png", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", "is a PNG image"),
     ("weights.pth", None, "not a generator laid out like the PyTorch DCGAN example"),
-    ("notes.pt2", b"hello", "not a torch.export program"),
+    ("notes.pt2", b"hello", "not a generator file GAN Studio can open: it is text"),
 ])
 def test_files_of_the_wrong_kind_list_what_is_supported(tmp_path, name, content, message):
     path = tmp_path / name
@@ -192,4 +192,4 @@ def test_files_of_the_wrong_kind_list_what_is_supported(tmp_path, name, content,
     with pytest.raises(CheckpointError, match=message) as err:
         load_generator(path)
     if name != "weights.pth":
-        assert SUPPORTED in str(err.value)
+        assert supported() in str(err.value)
