@@ -41,6 +41,7 @@ from ganstudio.app.views.welcome_page import WelcomePage
 from ganstudio.engine.config import RunConfig, defaults_for
 from ganstudio.engine.errors import GanStudioError
 
+# What a drop accepts (the cursor says so); opening decides by content, not by suffix.
 CHECKPOINT_SUFFIXES = (".safetensors", ".pth", ".pt", ".pt2")
 CLOSE_WAIT_MS = 2000
 # The loss plots redraw at most 10 times a second, and less often when a redraw costs more
@@ -647,8 +648,8 @@ class MainWindow(QMainWindow):
             return self.open_run_folder(path)
         if path.is_dir() and RunFolder.is_run_dir(path.parent):
             return self.open_run_folder(path.parent)
-        if path.is_file() and path.suffix.lower() in CHECKPOINT_SUFFIXES:
-            return self.open_checkpoint(path)
+        if path.is_file() or path.is_dir():
+            return self.open_checkpoint(path)  # the loader tells formats apart by content
         show_error(self, "Cannot open this",
                    f"{path} is neither a GAN Studio run folder nor a checkpoint. Open a run "
                    "folder (it holds config.json and metrics.jsonl) or a checkpoint: "

@@ -26,6 +26,10 @@ class OutputError(GanStudioError):
     that was not meant to be replaced."""
 
 
+class ImageError(GanStudioError, ValueError):
+    """An image file could not be read, or was refused (a decompression bomb)."""
+
+
 class DiskFullError(GanStudioError):
     """A write failed because the disk (or the user's quota) is full."""
 

@@ -9,19 +9,23 @@ opened: reading one could block forever or never end.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import io
 import json
 import math
 import os
 import stat
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from ganstudio.engine.errors import GanStudioError, first_line
+from ganstudio.engine.errors import GanStudioError, ImageError, first_line
 
 if TYPE_CHECKING:
     import numpy as np
+    from PIL import Image
 
 # JSON files we read (configs, run.json, latest.json, checkpoint metadata) are a few KB.
 MAX_JSON_BYTES = 16 * 2**20
@@ -32,6 +36,9 @@ MAX_ZIP_MEMBERS = 100_000
 MAX_MEMBER_BYTES = 8 * 2**30
 MAX_INFLATION = 50  # uncompressed : compressed, for members above INFLATION_FLOOR
 INFLATION_FLOOR = 2**20
+# Images we read (snapshots, exports) are a few megapixels; more is a decompression bomb.
+MAX_IMAGE_PIXELS = 64_000_000
+MAX_IMAGE_BYTES = 512 * 2**20
 
 Error = type[GanStudioError]
 
@@ -299,3 +306,36 @@ def _read_npy_stream(f, name: str, error: Error, max_elements: int, size: int) -
     array = np.frombuffer(data, dtype=dtype, count=count)
     order = "F" if fortran else "C"
     return array.reshape(shape, order=order).copy(order="C")
+
+
+# --- images ---------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def open_image(source: str | os.PathLike | io.BytesIO,
+               max_pixels: int = MAX_IMAGE_PIXELS) -> Iterator[Image.Image]:
+    """Pillow's image for a regular file (or bytes), refused with an ImageError when it would
+    decode to more than ``max_pixels`` pixels (a small file that would fill memory)."""
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
+
+    name = "the image" if isinstance(source, io.BytesIO) else str(source)
+    if not isinstance(source, io.BytesIO):
+        source = io.BytesIO(read_bytes(source, ImageError, MAX_IMAGE_BYTES))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(source)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            image = None
+        except UnidentifiedImageError:
+            raise ImageError(f"{name} is not an image that Pillow can read.") from None
+        except (OSError, ValueError, SyntaxError) as e:
+            raise ImageError(f"{name} is not an image GAN Studio can read "
+                             f"({first_line(e)}).") from None
+    if image is None or image.width * image.height > max_pixels:
+        raise ImageError(f"{name} is larger than {max_pixels:,} pixels once decoded; refused as "
+                         "a decompression bomb.")
+    with image:
+        yield image

@@ -22,6 +22,7 @@ from ganstudio.engine import latent
 from ganstudio.engine.checkpoint import LoadedGenerator
 from ganstudio.engine.errors import GanStudioError
 from ganstudio.engine.images import make_grid
+from ganstudio.engine.readers import read_json, read_npy
 from ganstudio.engine.rendering import extent_of, render_samples, scatter, strip
 
 BACKGROUND_POINTS = 2000  # 2-D generators: the cloud every 2-D picture is drawn over
@@ -29,6 +30,7 @@ POINT_RADIUS, SELECTED_RADIUS = 4, 7
 LATENT_FORMAT = "ganstudio.latents"
 EXPORT_SIZE = 256  # exported samples are enlarged (crisply) to about this many pixels
 FOLLOW_MS = 1000
+MAX_LATENT_VALUES = 2**24  # in a latents file (keyframes are a few hundred numbers each)
 
 
 @dataclass
@@ -728,10 +730,10 @@ def read_latents(path: str | Path, z_dim: int):
     path = Path(path)
     try:
         if path.suffix.lower() == ".npy":
-            array = np.load(path, allow_pickle=False)
+            array = read_npy(path, GanStudioError, MAX_LATENT_VALUES)
             labels, names, extra = [None] * len(np.atleast_2d(array)), None, {}
         else:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = read_json(path, GanStudioError)
             if not isinstance(data, dict) or data.get("format") != LATENT_FORMAT:
                 raise GanStudioError(f"{path.name} is not a GAN Studio latents file.")
             array = np.asarray(data["latents"], dtype=np.float32)
