@@ -49,6 +49,8 @@ MAX_HEADER_BYTES = 100_000_000
 # Files read whole into memory (a checkpoint under a file name that is not UTF-8).
 MAX_CHECKPOINT_BYTES = 8 * 2**30
 MAX_CLASSES = 100_000
+_DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1,
+                "U64": 8, "U32": 4, "U16": 2, "U8": 1, "BOOL": 1}
 MAX_IMAGE_SIDE = 4096
 
 
@@ -164,12 +166,26 @@ def read_safetensors_header(path: str | Path) -> tuple[dict[str, tuple[int, ...]
     if not isinstance(header, dict):
         raise CheckpointError(f"{path} is damaged: its header is not a JSON object.")
     raw_meta = header.pop("__metadata__", None) or {}
-    shapes = {}
+    shapes, end = {}, 0
     for name, entry in header.items():
         shape = entry.get("shape") if isinstance(entry, dict) else None
         if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
             raise CheckpointError(f"{path} is damaged: tensor {name!r} has no valid shape.")
+        offsets = entry.get("data_offsets")
+        if (entry.get("dtype") not in _DTYPE_BYTES or not isinstance(offsets, list)
+                or len(offsets) != 2 or not all(type(v) is int for v in offsets)
+                or not 0 <= offsets[0] <= offsets[1]
+                or offsets[1] - offsets[0] != math.prod(shape) * _DTYPE_BYTES[entry["dtype"]]):
+            raise CheckpointError(f"{path} is damaged: tensor {name!r} of shape {tuple(shape)} "
+                                  "does not match the bytes its header gives it.")
         shapes[name] = tuple(shape)
+        end = max(end, offsets[1])
+    if end != size - 8 - length:
+        raise CheckpointError(
+            f"{path} is damaged or truncated: its tensors take {end:,} bytes and the file holds "
+            f"{size - 8 - length:,} after its header. If it was being written when a program "
+            "stopped, use an earlier checkpoint."
+        )
     if not isinstance(raw_meta, dict) or META_KEY not in raw_meta:
         raise CheckpointError(
             f"{path} is a safetensors file without GAN Studio metadata, so the network "
@@ -306,7 +322,7 @@ def safe_torch_load(path: str | Path) -> Any:
         except pickle.UnpicklingError as e:
             raise CheckpointError(
                 f"{path} was refused: it holds pickled Python objects beyond plain tensors "
-                f"({_pickle_culprit(e)}), and loading them could run code. GAN Studio only "
+                f"({pickle_culprit(e)}), and loading them could run code. GAN Studio only "
                 "loads weights. Save the model's state_dict() instead, or export it with "
                 "torch.export."
             ) from None
@@ -344,12 +360,15 @@ def _check_tensors(obj: Any, path: Path) -> None:
             stack.extend(item)
 
 
-def _pickle_culprit(e: Exception) -> str:
+def pickle_culprit(e: Exception) -> str:
+    """What torch's weights-only unpickler refused, in a few words ("the global os.system")."""
     text = str(e)
+    if (m := re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)) is not None:
+        return f"the global {m.group(1)}"
     for line in text.splitlines():
         line = line.strip()
-        if line.startswith(("Unsupported global", "Unsupported operand", "Trying to call")):
-            return line.rstrip(".")
+        if line.startswith(("Unsupported operand", "Trying to call")):
+            return line.rstrip(".")[:120]
     return "not a plain state dict"
 
 
@@ -418,6 +437,11 @@ class CheckpointInfo:
 
 
 def _read_generator_header(path: str | Path) -> tuple[Path, dict[str, tuple[int, ...]], dict]:
+    """A generator checkpoint's header, checked: its metadata against the schema, and its
+    tensors against the network the metadata describes, built on the meta device (so a file
+    that asks for an enormous network costs nothing before it is refused)."""
+    from ganstudio.engine.nets import build_on_meta, check_parameter_count
+
     path = resolve_checkpoint(path)
     shapes, meta = read_safetensors_header(path)
     if meta.get("format") != GENERATOR_FORMAT:
@@ -425,7 +449,23 @@ def _read_generator_header(path: str | Path) -> tuple[Path, dict[str, tuple[int,
             f"{path} is a training state, not a generator; open the .safetensors file "
             "beside it (without .train)."
         )
-    check_generator_meta(meta, path)
+    model_cfg, info = check_generator_meta(meta, path)
+    try:
+        planned = build_on_meta(model_cfg, info)
+        check_parameter_count(planned, str(path))
+    except ConfigError as e:
+        raise CheckpointError(str(e)) from None
+    except (RuntimeError, ValueError, TypeError) as e:
+        raise CheckpointError(f"{path} describes a network GAN Studio cannot build "
+                              f"({first_line(e)}).") from None
+    expected = {k: tuple(v.shape) for k, v in planned.state_dict().items()}
+    if expected != shapes:
+        wrong = sorted(set(expected) ^ set(shapes)) or sorted(
+            k for k in expected if expected[k] != shapes[k])
+        raise CheckpointError(
+            f"{path} does not match the network its metadata describes (tensor {wrong[0]!r} "
+            "is missing, extra or of another shape); the file may come from a newer GAN Studio."
+        )
     return path, shapes, meta
 
 
@@ -455,14 +495,14 @@ def check_generator_meta(meta: dict, path: Path) -> tuple:
         if key in meta and not isinstance(meta[key], kind):
             raise bad(key, f"is {meta[key]!r}")
     if not isinstance(meta.get("model"), dict):
-        raise bad("model", "is missing")
+        raise bad("model", "is missing or not an object")
     try:
         model = section_from_dict(ModelConfig, "model", meta["model"])
     except ConfigError as e:
         raise bad("model", f"is invalid ({e})") from None
     d = meta.get("dataset")
     if not isinstance(d, dict):
-        raise bad("dataset", "is missing")
+        raise bad("dataset", "is missing or not an object")
     kind, shape, classes = d.get("kind"), d.get("shape"), d.get("classes", [])
     if not isinstance(d.get("name"), str) or len(d["name"]) > 200:
         raise bad("dataset.name", f"is {d.get('name')!r}")
@@ -557,32 +597,11 @@ class LoadedGenerator:
 
 
 def load_native_generator(path: str | Path) -> LoadedGenerator:
-    """Rebuild a GAN Studio generator from its checkpoint alone, on the CPU, in eval mode.
+    """Rebuild a GAN Studio generator from its checkpoint alone, on the CPU, in eval mode."""
+    from ganstudio.engine.nets import build_generator
 
-    The network is first built on the meta device from the metadata, so a checkpoint whose
-    metadata asks for an enormous network, or whose tensors do not fit it, is refused before
-    any weight is allocated.
-    """
-    from ganstudio.engine.nets import build_generator, build_on_meta, check_parameter_count
-
-    path, shapes, meta = _read_generator_header(path)
+    path, _, meta = _read_generator_header(path)
     model_cfg, info = check_generator_meta(meta, path)
-    try:
-        planned = build_on_meta(model_cfg, info)
-        check_parameter_count(planned, str(path))
-    except ConfigError as e:
-        raise CheckpointError(f"{path}: {e}") from None
-    except (RuntimeError, ValueError, TypeError) as e:
-        raise CheckpointError(f"{path} describes a network GAN Studio cannot build "
-                              f"({first_line(e)}).") from None
-    expected = {k: tuple(v.shape) for k, v in planned.state_dict().items()}
-    if expected != shapes:
-        wrong = sorted(set(expected) ^ set(shapes)) or sorted(
-            k for k in expected if expected[k] != shapes[k])
-        raise CheckpointError(
-            f"{path} does not match the network its metadata describes (tensor {wrong[0]!r} "
-            "is missing, extra or of another shape); the file may come from a newer GAN Studio."
-        )
     tensors, _ = read_safetensors(path)
     module = build_generator(model_cfg, info)
     module.load_state_dict({k: t.float() if t.is_floating_point() else t

@@ -121,11 +121,11 @@ def read_bytes(path: str | os.PathLike, error: Error, limit: int) -> bytes:
             raise error(f"{path} is {format_size(size)}, more than the {format_size(limit)} "
                         "such a file can be; it is not the file it is named for.")
         try:
-            data = f.read(limit + 1)
+            data = f.read(size + 1)  # not limit + 1: read() allocates what it is asked for
         except OSError as e:
             raise error(f"{path} cannot be read ({e.strerror or e}).") from None
-    if len(data) > limit:
-        raise error(f"{path} grew past {format_size(limit)} while it was read.")
+    if len(data) > size:
+        raise error(f"{path} grew while it was read; read it again once it is complete.")
     return data
 
 
@@ -228,11 +228,11 @@ def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, erro
                     f"{format_size(limit)} such an entry can be.")
     try:
         with archive.open(info) as member:
-            data = member.read(limit + 1)
+            data = member.read(info.file_size + 1)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as e:
         raise error(f"{name} is damaged: {info.filename!r} cannot be read "
                     f"({first_line(e)}).") from None
-    if len(data) > limit:
+    if len(data) > info.file_size:
         raise error(f"{name}: {info.filename!r} unpacks to more than it declares.")
     return data
 

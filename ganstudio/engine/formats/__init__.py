@@ -122,7 +122,8 @@ def looks_like(path: Path, head: bytes, st: os.stat_result) -> str:
     if _is_text(head):
         return "JSON text" if head.lstrip()[:1] in (b"{", b"[") else "text"
     if len(head) < 16:
-        return f"only {st.st_size} bytes long: truncated, or not a generator file"
+        count = f"{st.st_size} byte" + ("s" if st.st_size != 1 else "")
+        return f"only {count} long: truncated, or not a generator file"
     return "binary data of a kind GAN Studio does not know"
 
 
@@ -130,7 +131,7 @@ def _is_text(head: bytes) -> bool:
     try:
         text = head.decode("utf-8")
     except UnicodeDecodeError as e:
-        if e.start < len(head) - 4:  # not just a character cut at the end of the head
+        if e.reason != "unexpected end of data":  # more than a character cut by the head's end
             return False
         text = head[: e.start].decode("utf-8")
-    return all(c.isprintable() or c in "\r\n\t" for c in text)
+    return bool(text) and all(c.isprintable() or c in "\r\n\t" for c in text)

@@ -17,6 +17,7 @@ import ast
 import io
 import json
 import logging
+import pickle
 import re
 import zipfile
 from pathlib import Path
@@ -25,7 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ganstudio.engine.checkpoint import LoadedGenerator
+from ganstudio.engine.checkpoint import LoadedGenerator, pickle_culprit
 from ganstudio.engine.errors import CheckpointError, first_line
 from ganstudio.engine.readers import (
     check_zip,
@@ -371,11 +372,14 @@ def _check_sample_inputs(data: bytes, where: str) -> None:
     check_zip(nested, where, CheckpointError, max_member_bytes=MAX_TENSOR_ELEMENTS * 8)
     try:
         torch.load(io.BytesIO(data), weights_only=True)  # the exact call torch makes first
-    except Exception as e:
+    except pickle.UnpicklingError as e:
         raise CheckpointError(
-            f"{where} holds more than plain tensors ({first_line(e)}), and loading it could "
-            "run code; refused."
+            f"{where} holds pickled objects beyond plain tensors ({pickle_culprit(e)}), and "
+            "loading them could run code; refused."
         ) from None
+    except Exception as e:  # any failure would send torch to its fallback
+        raise CheckpointError(f"{where} cannot be read as plain tensors ({first_line(e)}); "
+                              "refused.") from None
 
 
 # What the program's JSON may name. Everything else in it is refused before torch reads it.

@@ -1,0 +1,517 @@
+"""The corpus of hostile and broken files, built here, and what GAN Studio does with each.
+
+Every file goes through ``ganstudio info``, ``ganstudio sample`` (in-process; a few also in a
+real subprocess under a 3 GB address-space limit) and the window's open path, offscreen. Each
+is refused with one line that names the file and exit code 2: no traceback, no hang, no
+memory blow-up, and no code from the file run. Payloads open a marker file, or call
+``os.system`` to make one; the tests check that it does not exist.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import json
+import os
+import pickle
+import shlex
+import struct
+import subprocess
+import sys
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save as save_safetensors
+from torch import nn
+
+from ganstudio.cli import main
+from ganstudio.engine.config import ModelConfig, RunConfig
+from ganstudio.engine.data import DATASETS
+from ganstudio.engine.errors import CheckpointError, printable
+from ganstudio.engine.formats import load_generator
+from ganstudio.engine.nets import build_generator
+
+MEMORY_LIMIT = 3 * 2**30
+
+
+# --- payloads -----------------------------------------------------------------------------
+
+
+class OpensMarker:
+    """Unpickling this calls open(marker, "w"): code from the file, run."""
+
+    def __init__(self, marker: Path):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+class RunsShell:
+    """Unpickling this calls os.system to create the marker."""
+
+    def __init__(self, marker: Path):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.system, (f"touch {shlex.quote(self.marker)}",))
+
+
+def _torch_bytes(obj, legacy: bool = False) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(obj, buffer, _use_new_zipfile_serialization=not legacy)
+    return buffer.getvalue()
+
+
+# --- a valid GAN Studio checkpoint, and ones with hostile headers or metadata -------------
+
+
+def _native_parts() -> tuple[dict[str, torch.Tensor], dict]:
+    info = DATASETS["ring8"]
+    model = ModelConfig(family="toy", z_dim=2, hidden=8, depth=1)
+    torch.manual_seed(0)
+    generator = build_generator(model, info)
+    meta = {
+        "format": "ganstudio.generator", "format_version": 1, "step": 3, "family": "toy",
+        "model": dataclasses.asdict(model),
+        "dataset": {**info.to_dict(), "description": info.description},
+        "output_range": None, "ema": False, "loss": "nonsaturating",
+        "config": RunConfig().to_dict(),
+    }
+    return {k: v.contiguous() for k, v in generator.state_dict().items()}, meta
+
+
+def _native(meta_text: str | None = None, **changes) -> bytes:
+    """A checkpoint with the metadata changed (dotted keys) or replaced by ``meta_text``."""
+    tensors, meta = _native_parts()
+    for dotted, value in changes.items():
+        *parents, key = dotted.split("__")
+        target = meta
+        for parent in parents:
+            target = target[parent]
+        target[key] = value
+    text = json.dumps(meta) if meta_text is None else meta_text
+    return save_safetensors(tensors, metadata={"ganstudio": text})
+
+
+def _with_header(header: dict, data: bytes = b"\0" * 8) -> bytes:
+    raw = json.dumps(header).encode()
+    return struct.pack("<Q", len(raw)) + raw + data
+
+
+# --- torch.export archives, poisoned in every way torch.export.load would run code ---------
+
+
+class TinyGenerator(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.l = nn.Linear(4, 12)
+        self.register_buffer("scale", torch.ones(1))
+        self.c = torch.tensor([0.5])  # a tensor constant
+
+    def forward(self, z):
+        return torch.tanh(self.l(z)).view(-1, 3, 2, 2) * self.scale * self.c
+
+
+@pytest.fixture(scope="session")
+def exported() -> bytes:
+    program = torch.export.export(TinyGenerator().eval(), (torch.randn(2, 4),),
+                                  dynamic_shapes={"z": {0: torch.export.Dim("batch")}})
+    buffer = io.BytesIO()
+    torch.export.save(program, buffer)
+    return buffer.getvalue()
+
+
+def _edit_archive(data: bytes, edit: Callable[[dict[str, bytes], str], None],
+                  compression: int = zipfile.ZIP_STORED) -> bytes:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        files = {info.filename: archive.read(info) for info in archive.infolist()}
+    prefix = next(iter(files)).split("/")[0] + "/"
+    edit(files, prefix)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=compression) as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    return out.getvalue()
+
+
+def _poison_payload(kind: str, payload) -> Callable:
+    """Mark the first weight (or constant) ``use_pickle`` and make its bytes a pickle."""
+    def edit(files, prefix):
+        config_name = f"{prefix}data/{kind}/model_{kind}_config.json"
+        config = json.loads(files[config_name])
+        entry = next(iter(config["config"].values()))
+        entry["use_pickle"] = True
+        files[f"{prefix}data/{kind}/{entry['path_name']}"] = _torch_bytes(payload)
+        files[config_name] = json.dumps(config).encode()
+    return edit
+
+
+def _edit_program(change: Callable[[dict], None]) -> Callable:
+    def edit(files, prefix):
+        program = json.loads(files[f"{prefix}models/model.json"])
+        change(program)
+        files[f"{prefix}models/model.json"] = json.dumps(program).encode()
+    return edit
+
+
+def _first_node(program: dict) -> dict:
+    return program["graph_module"]["graph"]["nodes"][0]
+
+
+def _sympy_payload(program: dict, marker: Path) -> None:
+    sizes = program["graph_module"]["graph"]["tensor_values"]["z"]["sizes"]
+    sizes[0]["as_expr"]["expr_str"] = (
+        f"Symbol('s0', integer=True) if __import__('os').system('touch {marker}') else 0")
+
+
+def _expanded_weight(files, prefix):
+    name = f"{prefix}data/weights/model_weights_config.json"
+    config = json.loads(files[name])
+    meta = next(iter(config["config"].values()))["tensor_meta"]
+    meta["sizes"] = [{"as_int": 100_000}, {"as_int": 100_000}]
+    meta["strides"] = [{"as_int": 0}, {"as_int": 0}]
+    files[name] = json.dumps(config).encode()
+
+
+def _zip_bomb(files, prefix):
+    files[f"{prefix}data/weights/weight_0"] = bytes(40 * 2**20)  # deflates ~1000:1
+
+
+def _declared_3gib(data: bytes) -> bytes:
+    """The archive with one weight's size in the central directory set to 3 GiB."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        name = next(i.filename for i in archive.infolist() if i.filename.endswith("weight_0"))
+    entry = data.rindex(name.encode()) - 46  # the central directory's entry for it
+    assert data[entry : entry + 4] == b"PK\x01\x02"
+    return data[: entry + 24] + struct.pack("<I", 3 * 2**30) + data[entry + 28 :]
+
+
+def _old_layout(files, prefix):
+    """The layout of torch.export before PyTorch 2.6: pickled weights, no archive_format."""
+    del files[f"{prefix}archive_format"]
+    files[f"{prefix}serialized_exported_program.json"] = b"{}"
+
+
+# --- the corpus ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    name: str  # the file's name: its suffix is what a user would see, not what it holds
+    build: Callable  # (path, marker, exported archive) -> None: makes the file at path
+    says: str  # what the one-line message must say
+
+
+def _bytes(make: Callable[..., bytes]) -> Callable:
+    def build(path: Path, marker: Path, exported: bytes) -> None:
+        path.write_bytes(make(marker, exported))
+    return build
+
+
+def _cut(make: Callable[[bytes], bytes], fraction: float | None = None, at: int | None = None):
+    def cut(marker, exported):
+        data = make(exported)
+        return data[: at if at is not None else int(len(data) * fraction)]
+    return cut
+
+
+def _native_state_dict(exported) -> bytes:
+    return _torch_bytes({"main.0.weight": torch.zeros(4, 8, 4, 4),
+                         "main.3.weight": torch.zeros(8, 3, 4, 4)})
+
+
+def _fifo(path, marker, exported):
+    os.mkfifo(path)
+
+
+def _link_to_dev_zero(path, marker, exported):
+    os.symlink("/dev/zero", path)
+
+
+def _link_loop(path, marker, exported):
+    os.symlink(path.name + ".other", path)
+    os.symlink(path.name, path.with_name(path.name + ".other"))
+
+
+def _folder(path, marker, exported):
+    path.mkdir()
+
+
+def _object_npy(marker, exported):
+    buffer = io.BytesIO()
+    import numpy as np
+
+    np.save(buffer, np.array([OpensMarker(marker)], dtype=object), allow_pickle=True)
+    return buffer.getvalue()
+
+
+def _deep(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+CASES = [
+    # pickles with code, in every container the app accepts
+    Case("netG.pth", _bytes(lambda m, e: _torch_bytes({"netG": OpensMarker(m)})),
+         "was refused: it holds pickled Python objects"),
+    Case("legacy.pth", _bytes(lambda m, e: _torch_bytes({"netG": RunsShell(m)}, legacy=True)),
+         "was refused: it holds pickled Python objects"),
+    Case("raw.pt", _bytes(lambda m, e: pickle.dumps(RunsShell(m))),
+         "was refused: it is a Python pickle"),
+    Case("objects.npy", _bytes(_object_npy), "is a NumPy array (.npy), not a generator"),
+    Case("meta-pickle.safetensors",
+         _bytes(lambda m, e: _native(pickle.dumps(OpensMarker(m)).decode("latin-1"))),
+         "metadata is not valid JSON"),
+    # .pt2: every way torch.export.load runs code
+    Case("poisoned-weight.pt2", _bytes(lambda m, e: _edit_archive(
+        e, _poison_payload("weights", OpensMarker(m)))), "as pickled (use_pickle)"),
+    Case("poisoned-constant.pt2", _bytes(lambda m, e: _edit_archive(
+        e, _poison_payload("constants", RunsShell(m)))), "as pickled (use_pickle)"),
+    Case("poisoned-inputs.pt2", _bytes(lambda m, e: _edit_archive(
+        e, lambda f, p: f.__setitem__(f"{p}data/sample_inputs/model.pt",
+                                      _torch_bytes(RunsShell(m))))),
+         "holds pickled objects beyond plain tensors"),
+    Case("opaque-constant.pt2", _bytes(lambda m, e: _edit_archive(
+        e, lambda f, p: f.__setitem__(f"{p}data/constants/opaque_obj_0",
+                                      pickle.dumps(OpensMarker(m))))),
+         "a pickled object, and unpickling it could run code"),
+    Case("legacy-weights.pt2", _bytes(lambda m, e: _edit_archive(
+        e, lambda f, p: f.__setitem__(f"{p}data/weights/model.pt",
+                                      _torch_bytes(OpensMarker(m))))), "a pickled object"),
+    Case("aoti.pt2", _bytes(lambda m, e: _edit_archive(
+        e, lambda f, p: f.__setitem__(f"{p}data/aotinductor/model/model.so", b"\x7fELF"))),
+         "compiled native code (AOTInductor)"),
+    Case("guard-code.pt2", _bytes(lambda m, e: _edit_archive(e, _edit_program(
+        lambda prog: prog.__setitem__(
+            "guards_code", [f"__import__('os').system('touch {m}') == 0"])))),
+         "which an exported generator does not"),
+    Case("sympy-code.pt2", _bytes(lambda m, e: _edit_archive(
+        e, _edit_program(lambda prog: _sympy_payload(prog, m)))),
+         "which an exported generator does not"),
+    Case("python-call.pt2", _bytes(lambda m, e: _edit_archive(e, _edit_program(
+        lambda prog: _first_node(prog).__setitem__("target", "torch.os.system")))),
+         "calls 'torch.os.system'"),
+    Case("name-injection.pt2", _bytes(lambda m, e: _edit_archive(e, _edit_program(
+        lambda prog: prog["graph_module"]["signature"]["input_specs"][0]["parameter"]
+        .__setitem__("parameter_name", 'l") or __import__("os").system("x") or ("')))),
+         "is not a plain name"),
+    Case("expanded-weight.pt2", _bytes(lambda m, e: _edit_archive(e, _expanded_weight)),
+         "declares 10,000,000,000 values"),
+    Case("zip-bomb.pt2", _bytes(lambda m, e: _edit_archive(e, _zip_bomb, zipfile.ZIP_DEFLATED)),
+         "refused as a zip bomb"),
+    Case("declared-3gib.pt2", _bytes(lambda m, e: _declared_3gib(e)), "refused as a zip bomb"),
+    Case("old-format.pt2", _bytes(lambda m, e: _edit_archive(e, _old_layout)),
+         "written by an older torch.export"),
+    # safetensors headers
+    Case("huge-header.safetensors", _bytes(lambda m, e: struct.pack("<Q", 2**63 + 5) + b"{}"),
+         "its header claims 9,223,372,036,854,775,813 bytes"),
+    Case("negative-header.safetensors", _bytes(lambda m, e: struct.pack("<q", -8) + b"{}"),
+         "its header claims"),
+    Case("long-header.safetensors", _bytes(lambda m, e: struct.pack("<Q", 4000) + b"{}" * 50),
+         "its header claims 4,000 bytes"),
+    Case("enormous-shape.safetensors", _bytes(lambda m, e: _with_header(
+        {"w": {"dtype": "F32", "shape": [10**9, 10**9], "data_offsets": [0, 8]}})),
+         "does not match the bytes its header gives it"),
+    Case("negative-shape.safetensors", _bytes(lambda m, e: _with_header(
+        {"w": {"dtype": "F32", "shape": [-2], "data_offsets": [0, 8]}})),
+         "has no valid shape"),
+    Case("no-metadata.safetensors", _bytes(lambda m, e: save_safetensors({"w": torch.ones(2)})),
+         "without GAN Studio metadata"),
+    # hostile metadata
+    Case("meta-list.safetensors", _bytes(lambda m, e: _native("[1, 2]")),
+         "a JSON object was expected, not a list"),
+    Case("meta-string.safetensors", _bytes(lambda m, e: _native('"model"')),
+         "a JSON object was expected, not a string"),
+    Case("meta-null.safetensors", _bytes(lambda m, e: _native("null")),
+         "a JSON object was expected, not null"),
+    Case("meta-deep.safetensors", _bytes(lambda m, e: _native(_deep(100_000))),
+         "nested too deeply"),
+    Case("meta-nested.safetensors", _bytes(lambda m, e: _native(_deep(200))),
+         "nested more than 64 levels deep"),
+    Case("meta-not-utf8.safetensors", _bytes(lambda m, e: _with_header(
+        {"__metadata__": {"ganstudio": "\udcff"},
+         "w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}})), "is not UTF-8 text"),
+    Case("missing-model.safetensors", _bytes(lambda m, e: _native(json.dumps(
+        {"format": "ganstudio.generator", "format_version": 1}))), "model is missing"),
+    Case("step-text.safetensors", _bytes(lambda m, e: _native(step="ten")), "step is 'ten'"),
+    Case("step-negative.safetensors", _bytes(lambda m, e: _native(step=-1)), "step is -1"),
+    Case("dataset-list.safetensors", _bytes(lambda m, e: _native(dataset=[1])),
+         "dataset is missing or not an object"),
+    Case("config-text.safetensors", _bytes(lambda m, e: _native(config="all")),
+         "config is not an object"),
+    Case("config-types.safetensors", _bytes(lambda m, e: _native(
+        config__train={"batch_size": "64"})), "train.batch_size must be a whole number"),
+    Case("z-dim-1e9.safetensors", _bytes(lambda m, e: _native(model__z_dim=10**9)),
+         "model.z_dim must be a whole number from 1 to 4096, not 1000000000"),
+    Case("depth-1e6.safetensors", _bytes(lambda m, e: _native(model__depth=10**6)),
+         "model.depth must be a whole number from 1 to 32"),
+    Case("params-2e9.safetensors", _bytes(lambda m, e: _native(model__hidden=8192,
+                                                                model__depth=32)),
+         "parameters, more than the 268,435,456 GAN Studio builds"),
+    Case("conditional-no.safetensors", _bytes(lambda m, e: _native(model__conditional="no")),
+         "model.conditional must be true or false, not 'no'"),
+    Case("negative-image.safetensors", _bytes(lambda m, e: _native(
+        dataset__kind="images", dataset__shape=[3, -32, 32])), "dataset.shape is [3, -32, 32]"),
+    Case("huge-image.safetensors", _bytes(lambda m, e: _native(
+        dataset__kind="images", dataset__shape=[3, 10**6, 10**6])), "dataset.shape"),
+    Case("unknown-family.safetensors", _bytes(lambda m, e: _native(model__family="stylegan9")),
+         "unknown model 'stylegan9'"),
+    Case("range-text.safetensors", _bytes(lambda m, e: _native(output_range="wide")),
+         "output_range is 'wide'"),
+    Case("version-float.safetensors", _bytes(lambda m, e: _native(format_version=1.0)),
+         "invalid checkpoint format_version 1.0"),
+    Case("version-new.safetensors", _bytes(lambda m, e: _native(format_version=2)),
+         "newer than this GAN Studio reads"),
+    Case("wrong-tensors.safetensors", _bytes(lambda m, e: _native(model__hidden=9)),
+         "does not match the network its metadata describes"),
+    # truncated files, at several lengths
+    *[Case(f"cut-{at}.safetensors", _bytes(_cut(lambda e: _native(), at=at)), says)
+      for at, says in ((1, "only 1 byte long"), (8, "only 8 bytes long"),
+                       (9, "its header claims"), (200, "its header claims"))],
+    *[Case(f"cut-{fraction}.safetensors", _bytes(_cut(lambda e: _native(), fraction)),
+           "damaged or truncated") for fraction in (0.5, 0.99)],
+    *[Case(f"cut-{fraction}.pth", _bytes(_cut(_native_state_dict, fraction)),
+           "damaged or truncated") for fraction in (0.3, 0.9)],
+    Case("cut-legacy.pth", _bytes(_cut(lambda e: _torch_bytes(
+        {"main.0.weight": torch.zeros(4, 8, 4, 4)}, legacy=True), 0.5)), "damaged or truncated"),
+    *[Case(f"cut-{fraction}.pt2", _bytes(_cut(lambda e: e, fraction)), "damaged or truncated")
+      for fraction in (0.2, 0.7, 0.999)],
+    # what the disk itself can hold
+    Case("folder.safetensors", _folder, "is a folder, but not a GAN Studio run folder"),
+    Case("empty.pt2", _bytes(lambda m, e: b""), "is an empty file"),
+    Case("loop.safetensors", _link_loop, "a link loop"),
+    Case("fifo.pt2", _fifo, "is a FIFO (named pipe)"),
+    Case("zero.pt2", _link_to_dev_zero, "is a character device"),
+    Case(os.fsdecode(b"bad-\xff\xfe-name.pt2"), _bytes(lambda m, e: b"\x89PNG\r\n\x1a\n" * 4),
+         "is a PNG image"),
+]
+
+
+def _make(case: Case, tmp_path: Path, exported: bytes) -> tuple[Path, Path]:
+    if "fifo" in case.name and not hasattr(os, "mkfifo"):
+        pytest.skip("no FIFOs here")
+    if "zero" in case.name and not Path("/dev/zero").exists():
+        pytest.skip("no /dev/zero here")
+    path, marker = tmp_path / case.name, tmp_path / "code-ran"
+    try:
+        case.build(path, marker, exported)
+    except (OSError, UnicodeEncodeError) as e:  # a file system that refuses such a name
+        pytest.skip(f"cannot make {case.name!r} here ({e})")
+    return path, marker
+
+
+def _refused_in_one_line(code: int, out: str, err: str, path: Path, says: str) -> None:
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in out + err
+    assert printable(path.name) in err
+    assert says in err
+
+
+@pytest.mark.parametrize("case", CASES, ids=[printable(c.name) for c in CASES])
+def test_info_refuses_in_one_line(case, tmp_path, exported, capsys):
+    path, marker = _make(case, tmp_path, exported)
+    code = main(["info", str(path)])
+    _refused_in_one_line(code, *capsys.readouterr(), path, case.says)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("case", CASES, ids=[printable(c.name) for c in CASES])
+def test_sample_refuses_in_one_line(case, tmp_path, exported, capsys):
+    path, marker = _make(case, tmp_path, exported)
+    out = tmp_path / "samples.png"
+    code = main(["sample", str(path), "--out", str(out)])
+    _refused_in_one_line(code, *capsys.readouterr(), path, case.says)
+    assert not out.exists() and not marker.exists()
+
+
+@pytest.fixture(scope="module")
+def hostile_window(qapp, tmp_path_factory):
+    """One main window, offscreen, for every file of the corpus."""
+    from PySide6.QtCore import QSettings
+
+    from ganstudio.app import theme
+    from ganstudio.app.main_window import MainWindow
+    from ganstudio.app.settings import AppSettings
+
+    folder = tmp_path_factory.mktemp("window")
+    settings = AppSettings(QSettings(str(folder / "settings.ini"), QSettings.Format.IniFormat))
+    settings.set_runs_dir(folder / "runs")
+    theme.configure_pyqtgraph()
+    window = MainWindow(settings)
+    window.show()
+    yield window
+    window.close()
+    window.deleteLater()
+
+
+def _error_boxes():
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    return [w for w in QApplication.topLevelWidgets()
+            if isinstance(w, QMessageBox) and w.objectName() == "errorDialog" and w.isVisible()]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[printable(c.name) for c in CASES])
+def test_the_window_says_what_is_wrong(case, tmp_path, exported, hostile_window, qtbot):
+    path, marker = _make(case, tmp_path, exported)
+    hostile_window.open_path(path)
+    qtbot.waitUntil(lambda: bool(_error_boxes()), timeout=60_000)
+    box = _error_boxes()[0]
+    text = box.text()
+    box.close()
+    assert printable(path.name) in text
+    assert hostile_window.explorer is None and hostile_window.isVisible()
+    assert not marker.exists()
+
+
+def _limit_memory() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+
+
+@pytest.mark.skipif(os.name != "posix", reason="FIFOs, /dev/zero and RLIMIT_AS are POSIX")
+@pytest.mark.parametrize(("name", "command"), [
+    ("fifo.pt2", "info"), ("zero.pt2", "sample"), ("poisoned-inputs.pt2", "info"),
+    ("declared-3gib.pt2", "sample"), ("z-dim-1e9.safetensors", "sample"),
+])
+def test_a_real_process_exits_2_without_a_traceback(name, command, tmp_path, exported):
+    """In a subprocess, under a 3 GB address-space limit and a time limit: no hang, no memory
+    blow-up, no traceback, exit code 2."""
+    case = next(c for c in CASES if c.name == name)
+    path, marker = _make(case, tmp_path, exported)
+    done = subprocess.run(
+        [sys.executable, "-m", "ganstudio", command, str(path)], capture_output=True,
+        text=True, timeout=300, preexec_fn=_limit_memory, cwd=tmp_path,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert case.says in done.stderr
+    assert not marker.exists()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="the payload runs touch")
+def test_torch_itself_runs_the_payloads_this_corpus_holds(tmp_path, exported):
+    """The poisoned archives are real: torch.export.load, unguarded, runs each payload (a
+    harmless os.system("touch marker")). GAN Studio refuses the same files without running
+    it."""
+    for kind, edit in (
+        ("weight", lambda m: _poison_payload("weights", RunsShell(m))),
+        ("constant", lambda m: _poison_payload("constants", RunsShell(m))),
+        ("inputs", lambda m: lambda f, p: f.__setitem__(f"{p}data/sample_inputs/model.pt",
+                                                        _torch_bytes(RunsShell(m)))),
+    ):
+        marker = tmp_path / f"ran-{kind}"
+        path = tmp_path / f"{kind}.pt2"
+        path.write_bytes(_edit_archive(exported, edit(marker)))
+        with pytest.raises(CheckpointError, match="pickled"):
+            load_generator(path)
+        assert not marker.exists()
+        with contextlib.suppress(Exception):  # some fail after running it, some load
+            torch.export.load(path)
+        assert marker.exists(), kind
