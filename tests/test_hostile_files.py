@@ -515,3 +515,263 @@ def test_torch_itself_runs_the_payloads_this_corpus_holds(tmp_path, exported):
         with contextlib.suppress(Exception):  # some fail after running it, some load
             torch.export.load(path)
         assert marker.exists(), kind
+
+
+# --- configs, training states and run folders ----------------------------------------------
+
+
+def _assert_one_line(code: int, out: str, err: str, *names: str) -> None:
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in out + err
+    for name in names:
+        assert name in err, err
+
+
+CONFIGS = [
+    ("batch-text.json", b'{"train": {"batch_size": "64"}}',
+     "train.batch_size must be a whole number, not '64'"),
+    ("not-utf8.json", b'\xff\xfe{"train": {}}', "is not UTF-8 text"),
+    ("deep.json", ("[" * 100_000 + "]" * 100_000).encode(), "nested too deeply"),
+    ("nested.json", ('{"data": ' + "[" * 100 + "]" * 100 + "}").encode(),
+     "nested more than 64 levels deep"),
+    ("seed-2-64.json", b'{"train": {"seed": 18446744073709551616}}',
+     "train.seed: must be a whole number from 0 to 4294967295"),
+    ("conditional-no.json", b'{"model": {"conditional": "no"}}',
+     "model.conditional must be true or false, not 'no'"),
+    ("ema-false.json", b'{"train": {"ema": "false"}}',
+     "train.ema must be true or false, not 'false'"),
+    ("version-float.json", b'{"format_version": 1.0}', "format_version 1.0 is invalid"),
+    ("list.json", b"[1, 2, 3]", "must be a JSON object, not list"),
+    ("depth.json", b'{"model": {"depth": 1000000}}', "model.depth: must be a whole number"),
+    ("data-path.json", b'{"data": {"name": "ring8", "path": "x.npy"}}',
+     "only the points dataset reads a file"),
+]
+
+
+@pytest.mark.parametrize(("name", "content", "says"), CONFIGS, ids=[c[0] for c in CONFIGS])
+def test_a_config_file_is_checked_against_its_schema(name, content, says, tmp_path, capsys):
+    path = tmp_path / name
+    path.write_bytes(content)
+    run_dir = tmp_path / "run"
+    code = main(["train", "--config", str(path), "--out", str(run_dir), "--quiet"])
+    _assert_one_line(code, *capsys.readouterr(), name, says)
+    assert not (run_dir / "config.json").exists()
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """A tiny finished run: copy it before changing anything in it."""
+    from ganstudio.engine.config import defaults_for
+    from ganstudio.engine.trainer import Trainer
+
+    cfg = defaults_for("ring8")
+    cfg.model.hidden, cfg.model.depth = 16, 2
+    cfg.train.steps, cfg.train.batch_size, cfg.train.device = 6, 32, "cpu"
+    cfg.train.sample_every, cfg.train.eval_every, cfg.train.checkpoint_every = 3, 0, 3
+    run_dir = tmp_path_factory.mktemp("runs") / "run"
+    list(Trainer(cfg, run_dir=run_dir).run())
+    return run_dir
+
+
+@pytest.fixture
+def run_copy(finished_run, tmp_path):
+    import shutil
+
+    return Path(shutil.copytree(finished_run, tmp_path / "run"))
+
+
+def _edit_state(path: Path, edit: Callable[[dict, dict], None]) -> None:
+    """Rewrite a training state with ``edit(tensors, metadata)`` applied."""
+    from ganstudio.engine.checkpoint import read_safetensors
+
+    tensors, meta = read_safetensors(path)
+    edit(tensors, meta)
+    path.write_bytes(save_safetensors(tensors, metadata={"ganstudio": json.dumps(meta)}))
+
+
+def _skeleton_step(value):
+    def edit(tensors, meta):
+        meta["skeleton"]["dict"] = [[k, value if k == "step" else v]
+                                    for k, v in meta["skeleton"]["dict"]]
+    return edit
+
+
+def _tensor(name: str, value: torch.Tensor):
+    def edit(tensors, meta):
+        tensors[name] = value
+    return edit
+
+
+def _state_config(section: str, key: str, value):
+    def edit(tensors, meta):
+        for entry in meta["skeleton"]["dict"]:
+            if entry[0] == "config":
+                config = entry[1]["dict"]
+                sec = next(v for k, v in config if k == section)
+                sec["dict"] = [[k, value if k == key else v] for k, v in sec["dict"]]
+    return edit
+
+
+def _exp_avg_shape(tensors, meta):
+    name = next(k for k in tensors if k.startswith("state.optim_g.state.0.exp_avg"))
+    tensors[name] = torch.zeros(7, 3)
+
+
+STATES = [
+    ("negative step", _skeleton_step(-4), "step is -4, not a whole number"),
+    ("text step", _skeleton_step("six"), "step is 'six', not a whole number"),
+    ("rng of the wrong size", _tensor("state.rng_torch", torch.zeros(10, dtype=torch.uint8)),
+     "rng_torch has 10 bytes"),
+    ("rng of the wrong type", _tensor("state.rng_run", torch.zeros(5056)),
+     "rng_run is not a random-number generator state"),
+    ("run rng of the wrong size", _tensor("state.rng_run", torch.zeros(16, dtype=torch.uint8)),
+     "rng_run has 16 bytes, not 5056"),
+    ("optimiser moment of the wrong shape", _exp_avg_shape, "has shape (7, 3)"),
+    ("batch size 1e9", _state_config("train", "batch_size", 10**9), "train.batch_size"),
+]
+
+
+@pytest.mark.parametrize(("what", "edit", "says"), STATES, ids=[s[0] for s in STATES])
+def test_a_damaged_training_state_is_refused_before_the_run_restarts(what, edit, says, run_copy,
+                                                                     capsys):
+    state = run_copy / "checkpoints" / "step_0000006.train.safetensors"
+    _edit_state(state, edit)
+    metrics_before = (run_copy / "metrics.jsonl").read_bytes()
+    code = main(["train", "--resume", str(run_copy), "--steps", "9", "--quiet"])
+    _assert_one_line(code, *capsys.readouterr(), state.name, says)
+    assert json.loads((run_copy / "run.json").read_text())["status"] == "finished"
+    assert (run_copy / "metrics.jsonl").read_bytes() == metrics_before
+
+
+def _write(relative: str, content: bytes) -> Callable[[Path], None]:
+    def damage(run_dir: Path) -> None:
+        (run_dir / relative).write_bytes(content)
+    return damage
+
+
+def _replace_with_folder(relative: str) -> Callable[[Path], None]:
+    def damage(run_dir: Path) -> None:
+        (run_dir / relative).unlink()
+        (run_dir / relative).mkdir()
+    return damage
+
+
+def _run_meta(**changes) -> Callable[[Path], None]:
+    def damage(run_dir: Path) -> None:
+        meta = json.loads((run_dir / "run.json").read_text())
+        meta.update(changes)
+        (run_dir / "run.json").write_text(json.dumps(meta))
+    return damage
+
+
+def _latest(name: str) -> Callable[[Path], None]:
+    def damage(run_dir: Path) -> None:
+        pointer = run_dir / "checkpoints" / "latest.json"
+        latest = json.loads(pointer.read_text())
+        latest["generator"] = name
+        pointer.write_text(json.dumps(latest))
+    return damage
+
+
+def _link_checkpoint_elsewhere(run_dir: Path) -> None:
+    other = run_dir.parent / "other.safetensors"
+    checkpoint = run_dir / "checkpoints" / "step_0000006.safetensors"
+    other.write_bytes(checkpoint.read_bytes())
+    checkpoint.unlink()
+    checkpoint.symlink_to(other)
+
+
+RUN_FILES = [
+    ("run.json binary", _write("run.json", b"\x00\xff\xfe"), "run.json is not UTF-8 text"),
+    ("run.json a list", _write("run.json", b"[1]"), "run.json is damaged"),
+    ("run.json pid 2**70", _run_meta(pid=2**70), "pid is 1180591620717411303424"),
+    ("run.json status", _run_meta(status=["running"]), "status is ['running']"),
+    ("config.json binary", _write("config.json", b"\x89PNG\r\n\x1a\n\x00"),
+     "config.json is not UTF-8 text"),
+    ("config.json a list", _write("config.json", b"[]"), "must be a JSON object"),
+    ("config.json negative seed", _write("config.json", b'{"train": {"seed": -1}}'), "train.seed"),
+    ("metrics.jsonl a folder", _replace_with_folder("metrics.jsonl"),
+     "metrics.jsonl is a folder"),
+    ("real.npz corrupt", _write("samples/real.npz", b"PK\x03\x04 half a zip"),
+     "real.npz is damaged or not a .npz file"),
+    ("real.npz with objects", None, "holds object values, not numbers"),
+    ("latest.json binary", _write("checkpoints/latest.json", b"\xff\x00"),
+     "latest.json is not UTF-8 text"),
+    ("latest.json a list", _write("checkpoints/latest.json", b"[]"),
+     "latest.json is damaged (it names no generator)"),
+    ("latest.json to /etc/passwd", _latest("/etc/passwd"), "names '/etc/passwd'"),
+    ("latest.json to another run", _latest("../../other/checkpoints/step_0000006.safetensors"),
+     "a run folder's checkpoints must be its own"),
+    ("checkpoint linked out of the run", _link_checkpoint_elsewhere,
+     "a run folder's checkpoints must be its own"),
+]
+
+
+@pytest.mark.parametrize(("what", "damage", "says"), RUN_FILES, ids=[r[0] for r in RUN_FILES])
+def test_a_damaged_run_folder_is_said_in_one_line(what, damage, says, run_copy, capsys):
+    if what == "real.npz with objects":
+        import numpy as np
+
+        with zipfile.ZipFile(run_copy / "samples" / "real.npz", "w") as archive:
+            buffer = io.BytesIO()
+            np.save(buffer, np.array([1, "x"], dtype=object), allow_pickle=True)
+            archive.writestr("points.npy", buffer.getvalue())
+    else:
+        damage(run_copy)
+    code = main(["info", str(run_copy)])
+    _assert_one_line(code, *capsys.readouterr(), says)
+    if what.startswith(("latest", "checkpoint")):
+        code = main(["sample", str(run_copy), "--out", str(run_copy / "s.png")])
+        _assert_one_line(code, *capsys.readouterr(), says)
+        config_before = (run_copy / "config.json").read_bytes()
+        code = main(["train", "--resume", str(run_copy), "--steps", "9", "--quiet"])
+        _assert_one_line(code, *capsys.readouterr(), says)
+        assert (run_copy / "config.json").read_bytes() == config_before
+
+
+def test_the_window_says_what_is_wrong_with_a_run_folder(run_copy, hostile_window, qtbot):
+    _run_meta(pid=2**70)(run_copy)
+    hostile_window.open_path(run_copy)
+    qtbot.waitUntil(lambda: bool(_error_boxes()), timeout=30_000)
+    box = _error_boxes()[0]
+    text = box.text()
+    box.close()
+    assert "run.json is damaged: pid is 1180591620717411303424" in text
+
+
+def test_damaged_records_are_skipped_and_the_rest_read(run_copy, capsys):
+    good = [json.loads(line) for line in (run_copy / "metrics.jsonl").read_text().splitlines()]
+    with open(run_copy / "metrics.jsonl", "ab") as f:
+        f.write(b'[1, 2]\n"text"\n\xff\xfe{"type": "step"}\n{"type": "step"}\n'
+                b'{"type": "step", "step": 7, "loss_g": "high"}\n'
+                b'{"type": "step", "step": 2.5}\n{"type": "step", "step": 8, "loss_g": 1.0}\n')
+    code = main(["info", str(run_copy), "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert json.loads(out)["step"] == 8
+    from ganstudio.engine.runs import RunFolder
+
+    records = RunFolder(run_copy).metrics()
+    assert records[: len(good)] == good and records[-1]["step"] == 8
+    assert len(records) == len(good) + 1
+
+
+def test_a_points_file_is_checked_before_it_is_read(tmp_path, capsys):
+    import numpy as np
+
+    huge = tmp_path / "huge.npy"
+    header = np.lib.format.header_data_from_array_1_0(np.zeros((2, 2)))
+    header["shape"] = (10**12, 2)
+    with open(huge, "wb") as f:
+        np.lib.format.write_array_header_1_0(f, header)
+        f.write(b"\0" * 64)
+    code = main(["train", "--dataset", str(huge), "--steps", "1", "--quiet"])
+    _assert_one_line(code, *capsys.readouterr(), "huge.npy declares 2,000,000,000,000 values")
+
+    objects = tmp_path / "objects.npy"
+    marker = tmp_path / "code-ran"
+    np.save(objects, np.array([OpensMarker(marker)] * 4, dtype=object), allow_pickle=True)
+    code = main(["train", "--dataset", str(objects), "--steps", "1", "--quiet"])
+    _assert_one_line(code, *capsys.readouterr(), "objects.npy holds object values")
+    assert not marker.exists()

@@ -123,11 +123,12 @@ class RunConfig:
 
     @classmethod
     def from_json_file(cls, path: str | Path) -> RunConfig:
+        """A config file, checked: a ConfigError names the file and every invalid setting."""
         from ganstudio.engine.readers import read_json
 
         raw = read_json(path, ConfigError)
         try:
-            return cls.from_dict(raw)
+            return validate(cls.from_dict(raw))
         except ConfigError as e:
             raise ConfigError(f"{path}: {e}") from None
 

@@ -201,9 +201,15 @@ class RunWriter:
         try:
             try:
                 self.flush()
-            except OSError:
+            except OSError as e:
+                if not is_disk_full(e):
+                    raise
                 self._buffer.clear()
-            self._metrics.close()
+            try:
+                self._metrics.close()
+            except OSError as e:  # the file is closed all the same; its last bytes are lost
+                if not is_disk_full(e):
+                    raise
             if status and self._meta.get("status") == "running":
                 self._meta["status"] = status
                 try:
