@@ -220,12 +220,12 @@ class Trainer:
             distributed.stop(self.world)
 
     def _disk_full_message(self, error: OSError) -> str:
-        where = error.filename or self.run_dir
+        what = f"writing {error.filename}" if error.filename else f"a write in {self.run_dir}"
         kept = (f"the last good checkpoint (step {self._saved_step}) is kept"
                 if self._saved_step is not None else "no checkpoint had been saved yet")
-        return (f"The disk is full: writing {where} failed at step {self.step}. Training "
-                f"stopped; {kept}. Free some space, then continue with: ganstudio train "
-                f"--resume {self.run_dir}")
+        return (f"The disk is full: {what} failed at step {self.step}. Training stopped; "
+                f"{kept}. Free some space, then continue with: ganstudio train --resume "
+                f"{self.run_dir}")
 
     def _events(self) -> Iterator:
         cfg = self.config.train
