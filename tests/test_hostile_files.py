@@ -263,9 +263,12 @@ CASES = [
     Case("raw.pt", _bytes(lambda m, e: pickle.dumps(RunsShell(m))),
          "was refused: it is a Python pickle"),
     Case("objects.npy", _bytes(_object_npy), "is a NumPy array (.npy), not a generator"),
+    Case("expanded.pth", _bytes(lambda m, e: _torch_bytes(
+        {"main.0.weight": torch.zeros(1, 1, 1, 1).expand(4096, 4096, 4, 4),
+         "main.3.weight": torch.zeros(8, 3, 4, 4)})), "holds an expanded tensor of shape"),
     Case("meta-pickle.safetensors",
          _bytes(lambda m, e: _native(pickle.dumps(OpensMarker(m)).decode("latin-1"))),
-         "metadata is not valid JSON"),
+         "is not valid JSON (line 1, column 1"),
     # .pt2: every way torch.export.load runs code
     Case("poisoned-weight.pt2", _bytes(lambda m, e: _edit_archive(
         e, _poison_payload("weights", OpensMarker(m)))), "as pickled (use_pickle)"),
@@ -346,9 +349,9 @@ CASES = [
     Case("config-types.safetensors", _bytes(lambda m, e: _native(
         config__train={"batch_size": "64"})), "train.batch_size must be a whole number"),
     Case("z-dim-1e9.safetensors", _bytes(lambda m, e: _native(model__z_dim=10**9)),
-         "model.z_dim must be a whole number from 1 to 4096, not 1000000000"),
+         "model.z_dim: must be a whole number from 1 to 4096, not 1000000000"),
     Case("depth-1e6.safetensors", _bytes(lambda m, e: _native(model__depth=10**6)),
-         "model.depth must be a whole number from 1 to 32"),
+         "model.depth: must be a whole number from 1 to 32"),
     Case("params-2e9.safetensors", _bytes(lambda m, e: _native(model__hidden=8192,
                                                                 model__depth=32)),
          "parameters, more than the 268,435,456 GAN Studio builds"),
@@ -359,7 +362,7 @@ CASES = [
     Case("huge-image.safetensors", _bytes(lambda m, e: _native(
         dataset__kind="images", dataset__shape=[3, 10**6, 10**6])), "dataset.shape"),
     Case("unknown-family.safetensors", _bytes(lambda m, e: _native(model__family="stylegan9")),
-         "unknown model 'stylegan9'"),
+         "model.family: unknown model 'stylegan9'"),
     Case("range-text.safetensors", _bytes(lambda m, e: _native(output_range="wide")),
          "output_range is 'wide'"),
     Case("version-float.safetensors", _bytes(lambda m, e: _native(format_version=1.0)),
@@ -775,3 +778,44 @@ def test_a_points_file_is_checked_before_it_is_read(tmp_path, capsys):
     code = main(["train", "--dataset", str(objects), "--steps", "1", "--quiet"])
     _assert_one_line(code, *capsys.readouterr(), "objects.npy holds object values")
     assert not marker.exists()
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """The start of a PNG that declares ``width`` × ``height`` pixels (no pixels follow)."""
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + crc
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
+
+
+def test_an_image_bomb_is_refused_before_it_is_decoded(tmp_path):
+    from ganstudio.engine.errors import ImageError
+    from ganstudio.engine.readers import open_image
+
+    for side in (10_000, 100_000):  # above GAN Studio's limit; above Pillow's own
+        bomb = tmp_path / f"step_{side}.png"
+        bomb.write_bytes(_png_header(side, side))
+        with pytest.raises(ImageError, match=r"larger than 64,000,000 pixels"), \
+                open_image(bomb):
+            pass
+    fifo = tmp_path / "step_0000001.png"
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(fifo)
+        with pytest.raises(ImageError, match="is a FIFO"), open_image(fifo):
+            pass
+
+
+def test_the_sample_grid_shows_an_image_bomb_as_a_message(run_copy, qtbot):
+    from ganstudio.app.views.sample_grid import SampleGridView
+
+    bomb = run_copy / "samples" / "step_0000006.png"
+    bomb.write_bytes(_png_header(100_000, 100_000))
+    view = SampleGridView()
+    qtbot.addWidget(view)
+    view.add_snapshot(6, path=bomb, nrow=4)
+    assert view.canvas.image() is None
+    assert "larger than 64,000,000 pixels" in view.canvas.message()

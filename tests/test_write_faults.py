@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -102,7 +103,7 @@ def test_one_writer_per_run_folder(finished, tiny_config):
     first = RunWriter(finished, config, {})
     try:
         with pytest.raises(RunFolderError, match=rf"is being written by process {os.getpid()} "
-                                                 rf"on {os.uname().nodename}"):
+                                                 rf"on {socket.gethostname()}"):
             RunWriter(finished, config, {})
         with pytest.raises(RunFolderError, match="is being written by process"):
             list(Trainer(tiny_config(steps=14), run_dir=finished, resume=finished).run())
@@ -125,7 +126,7 @@ def test_a_second_train_resume_into_a_live_folder_names_the_live_process(finishe
         code = main(["train", "--resume", str(finished), "--steps", "14", "--quiet"])
         _, err = capsys.readouterr()
         assert code == 2 and len(err.strip().splitlines()) == 1
-        assert f"is being written by process {holder.pid} on {os.uname().nodename}" in err
+        assert f"is being written by process {holder.pid} on {socket.gethostname()}" in err
     finally:
         holder.kill()  # the OS releases the lock of a process that dies, however it dies
         holder.wait()

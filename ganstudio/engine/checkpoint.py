@@ -194,7 +194,7 @@ def read_safetensors_header(path: str | Path) -> tuple[dict[str, tuple[int, ...]
     if not isinstance(raw_meta[META_KEY], str):
         raise CheckpointError(f"{path} is damaged: its GAN Studio metadata is not text.")
     meta = parse_json(raw_meta[META_KEY].encode("utf-8", "surrogatepass"),
-                      f"{path}'s GAN Studio metadata", CheckpointError)
+                      f"The GAN Studio metadata in {path}", CheckpointError)
     if not isinstance(meta, dict):
         raise CheckpointError(f"{path} has damaged GAN Studio metadata: a JSON object was "
                               f"expected, not {_json_kind(meta)}.")
@@ -363,7 +363,7 @@ def _check_tensors(obj: Any, path: Path) -> None:
 def pickle_culprit(e: Exception) -> str:
     """What torch's weights-only unpickler refused, in a few words ("the global os.system")."""
     text = str(e)
-    if (m := re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)) is not None:
+    if (m := re.search(r"(?:Unsupported|unsupported) (?:global: )?GLOBAL ([\w.]+)", text)):
         return f"the global {m.group(1)}"
     for line in text.splitlines():
         line = line.strip()
@@ -499,7 +499,7 @@ def check_generator_meta(meta: dict, path: Path) -> tuple:
     try:
         model = section_from_dict(ModelConfig, "model", meta["model"])
     except ConfigError as e:
-        raise bad("model", f"is invalid ({e})") from None
+        raise bad("model", f"is invalid ({str(e).rstrip('.')})") from None
     d = meta.get("dataset")
     if not isinstance(d, dict):
         raise bad("dataset", "is missing or not an object")
@@ -530,11 +530,11 @@ def check_generator_meta(meta: dict, path: Path) -> tuple:
         try:
             RunConfig.from_dict(meta["config"])
         except ConfigError as e:
-            raise bad("config", f"is invalid ({e})") from None
+            raise bad("config", f"is invalid ({str(e).rstrip('.')})") from None
     info = DatasetInfo(d["name"], kind, tuple(shape), tuple(classes), d.get("description", ""))
     problems = check_model(model, info)
     if problems:
-        raise bad(f"model: {problems[0].field}", problems[0].message)
+        raise CheckpointError(f"{path} has damaged GAN Studio metadata: {problems[0]}.")
     return model, info
 
 

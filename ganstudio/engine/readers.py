@@ -124,6 +124,9 @@ def read_bytes(path: str | os.PathLike, error: Error, limit: int) -> bytes:
             data = f.read(size + 1)  # not limit + 1: read() allocates what it is asked for
         except OSError as e:
             raise error(f"{path} cannot be read ({e.strerror or e}).") from None
+        except MemoryError:
+            raise error(f"{path} is {format_size(size)}, more than this machine has memory "
+                        "free to read it.") from None
     if len(data) > size:
         raise error(f"{path} grew while it was read; read it again once it is complete.")
     return data
@@ -324,10 +327,10 @@ def open_image(source: str | os.PathLike | io.BytesIO,
     if not isinstance(source, io.BytesIO):
         source = io.BytesIO(read_bytes(source, ImageError, MAX_IMAGE_BYTES))
     with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the check is below
         try:
-            image = Image.open(source)
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            image = Image.open(source)  # reads the header only: no pixels are decoded yet
+        except Image.DecompressionBombError:
             image = None
         except UnidentifiedImageError:
             raise ImageError(f"{name} is not an image that Pillow can read.") from None

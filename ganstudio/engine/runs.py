@@ -20,6 +20,7 @@ damaged one is refused with a message that names it.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import json
@@ -473,7 +474,7 @@ class RunLock:
         except (OSError, OutputError) as e:
             raise RunFolderError(f"Cannot lock the run folder {run_dir} for writing "
                                  f"({getattr(e, 'strerror', None) or e}).") from None
-        if not _lock_fd(fd):
+        if _lock_fd(fd) == "busy":
             holder = _read_holder(fd)
             os.close(fd)
             raise RunFolderError(
@@ -495,7 +496,8 @@ class RunLock:
             import msvcrt
 
             os.lseek(fd, 0, os.SEEK_SET)
-            msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+            with contextlib.suppress(OSError):  # never locked, where locks are unsupported
+                msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
         os.close(fd)  # on POSIX this releases the flock
 
     def __enter__(self) -> RunLock:
@@ -505,8 +507,10 @@ class RunLock:
         self.release()
 
 
-def _lock_fd(fd: int) -> bool:
-    """Lock without waiting; False when another process (or another open file) holds it."""
+def _lock_fd(fd: int) -> str:
+    """Lock without waiting: ``locked``; ``busy`` when another process (or another open file)
+    holds it; ``unsupported`` where the file system has no locks (some network shares), and
+    the run goes on unguarded rather than not at all."""
     try:
         if os.name == "nt":
             import msvcrt
@@ -519,9 +523,9 @@ def _lock_fd(fd: int) -> bool:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as e:
         if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES, errno.EDEADLK):
-            return False
-        raise
-    return True
+            return "busy"
+        return "unsupported"
+    return "locked"
 
 
 def _read_holder(fd: int) -> str:

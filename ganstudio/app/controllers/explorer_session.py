@@ -22,7 +22,7 @@ from ganstudio.engine import latent
 from ganstudio.engine.checkpoint import LoadedGenerator
 from ganstudio.engine.errors import GanStudioError
 from ganstudio.engine.images import make_grid
-from ganstudio.engine.readers import read_json, read_npy
+from ganstudio.engine.readers import read_bytes, read_json, read_npy
 from ganstudio.engine.rendering import extent_of, render_samples, scatter, strip
 
 BACKGROUND_POINTS = 2000  # 2-D generators: the cloud every 2-D picture is drawn over
@@ -760,6 +760,7 @@ def _latest_stamp(path: Path | None) -> str | None:
         return None
     pointer = (path / "checkpoints" / "latest.json") if path.is_dir() else None
     try:
-        return pointer.read_text(encoding="utf-8") if pointer is not None else None
-    except OSError:
+        return read_bytes(pointer, GanStudioError, 2**16).decode("utf-8", "replace") \
+            if pointer is not None else None
+    except GanStudioError:  # missing, or not a regular file (a FIFO would block)
         return None
