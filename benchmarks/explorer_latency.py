@@ -28,9 +28,8 @@ from ganstudio.app import theme
 from ganstudio.app.controllers.explorer_session import ExplorerSession
 from ganstudio.app.main import create_app
 from ganstudio.app.views.explorer_page import ExplorerPage
-from ganstudio.engine import latent
+from ganstudio.engine import explore, latent
 from ganstudio.engine.formats import load_generator
-from ganstudio.engine.rendering import render_samples, strip
 from ganstudio.resources import pretrained_dir
 
 
@@ -69,7 +68,7 @@ def strip_ms(generator, repeats: int = 20) -> dict:
     for _ in range(repeats + 3):
         start = time.perf_counter()
         z = latent.interpolate(keys, 16, "slerp")
-        strip(render_samples(generator, z))
+        explore.strip_picture(explore.frozen(generator, z))
         times.append((time.perf_counter() - start) * 1000)
     return percentiles(times[3:])
 
@@ -78,7 +77,7 @@ def pca_seconds(generator, repeats: int = 3) -> dict:
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        latent.pca_directions(generator.features, generator.z_dim, 10_000, 10)
+        explore.ganspace(generator, 10_000, 10)
         times.append(time.perf_counter() - start)
     return {"median": round(statistics.median(times), 3), "runs": [round(t, 3) for t in times]}
 

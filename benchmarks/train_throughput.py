@@ -6,7 +6,11 @@ DCGAN example; the engine is ``Trainer.run()`` writing a run folder, exactly as
 ``ganstudio train`` does. Runs alternate (plain, engine, plain, ...) and the median of each
 is reported, so that a noisy neighbour on the machine hits both alike.
 
-    python benchmarks/train_throughput.py [--repeats 3] [--device auto]
+    python benchmarks/train_throughput.py [--repeats 3] [--device auto] [--d-steps 5]
+
+With ``--d-steps N`` (5 is WGAN-GP's setting) both make N D updates per G update; the plain
+loop does it the straightforward way (every fake with a graph, D's parameters in G's
+backward pass), so the ratio shows what the engine saves.
 
 Prints JSON: it/s of each, and the ratio engine / plain (target: at least 0.95).
 """
@@ -34,8 +38,9 @@ CASES = {"dcgan-digits": ("digits", 40), "toy-ring8": ("ring8", 400)}
 WARMUP = 5
 
 
-def config_for(dataset: str, steps: int, device: str):
+def config_for(dataset: str, steps: int, device: str, d_steps: int = 1):
     cfg = defaults_for(dataset)
+    cfg.optim.d_steps = d_steps
     cfg.train.steps = steps + WARMUP
     cfg.train.device = device
     cfg.train.ema = False  # the plain loop keeps no EMA copy
@@ -60,16 +65,17 @@ def plain_loop_its(cfg, steps: int) -> float:
     batch, nz = cfg.train.batch_size, netG.z_dim
 
     def step():
-        real = x_all[torch.randint(len(x_all), (batch,), device=device)]
-        if netG.output_range is not None:
-            real = from_uint8(real, netG.output_range)
-        noise = torch.randn(batch, nz, device=device)
-        # (1) update D: maximise log D(x) + log(1 - D(G(z)))
-        fake = netG(noise)
-        errD = F.softplus(-netD(real)).mean() + F.softplus(netD(fake.detach())).mean()
-        optimizerD.zero_grad()
-        errD.backward()
-        optimizerD.step()
+        for _ in range(opt.d_steps):
+            real = x_all[torch.randint(len(x_all), (batch,), device=device)]
+            if netG.output_range is not None:
+                real = from_uint8(real, netG.output_range)
+            noise = torch.randn(batch, nz, device=device)
+            # (1) update D: maximise log D(x) + log(1 - D(G(z)))
+            fake = netG(noise)
+            errD = F.softplus(-netD(real)).mean() + F.softplus(netD(fake.detach())).mean()
+            optimizerD.zero_grad()
+            errD.backward()
+            optimizerD.step()
         # (2) update G: maximise log D(G(z))
         errG = F.softplus(-netD(fake)).mean()
         optimizerG.zero_grad()
@@ -109,6 +115,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--case", choices=list(CASES), action="append")
+    parser.add_argument("--d-steps", type=int, default=1, help="D updates per G update")
     args = parser.parse_args()
     device = resolve_device(args.device)
     results = []
@@ -116,7 +123,7 @@ def main() -> None:
         dataset, steps = CASES[name]
         if device.type == "cuda":
             steps *= 10
-        cfg = config_for(dataset, steps, args.device)
+        cfg = config_for(dataset, steps, args.device, args.d_steps)
         plain, engine = [], []
         for _ in range(args.repeats):
             plain.append(plain_loop_its(cfg, steps))
@@ -124,6 +131,7 @@ def main() -> None:
         p, e = statistics.median(plain), statistics.median(engine)
         results.append({
             "case": name, "batch_size": cfg.train.batch_size, "steps": steps,
+            "d_steps": cfg.optim.d_steps,
             "plain_its": round(p, 2), "engine_its": round(e, 2), "ratio": round(e / p, 3),
             "plain_runs": [round(v, 2) for v in plain],
             "engine_runs": [round(v, 2) for v in engine],

@@ -18,8 +18,10 @@ from pathlib import Path
 from ganstudio import __version__
 
 EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
+MAX_SAMPLES = 4096
 MAX_TRUNCATION = 2.0
+MAX_NPY_ROW = 2**16  # values per row of a --z or --labels file (a latent or a class vector)
+EXIT_INTERRUPTED = 130
 
 
 class UsageError(Exception):
@@ -78,17 +80,27 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--checkpoint-every", type=int, metavar="N")
     train.add_argument("--quiet", action="store_true", help="no progress line")
 
-    sample = sub.add_parser("sample", help="write a grid of samples from a checkpoint")
+    sample = sub.add_parser(
+        "sample", help="write samples from a checkpoint: a PNG grid, or raw arrays (.npy)",
+        description="Sample a generator. Latents come from --seed, or from --z FILE.npy for "
+        "exactly reproducible samples; --out x.npy writes the raw outputs (N × C × H × W "
+        "float32 in the generator's own range) instead of a picture.")
     sample.add_argument("checkpoint", help="a checkpoint file or run folder")
-    sample.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
+    sample.add_argument("--n", type=int, default=None,
+                        help="number of samples (default 64, or the rows of --z)")
     sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--z", metavar="FILE.npy", help="latents to use (N × z_dim float array)")
+    sample.add_argument("--labels", metavar="FILE.npy",
+                        help="class per sample: N integers, or N × classes class vectors")
     sample.add_argument("--class", dest="klass", metavar="K",
-                        help="class index or name, for conditional generators")
+                        help="class index or name for every sample (conditional generators)")
     sample.add_argument("--truncation", type=float, default=1.0, metavar="PSI",
-                        help=f"shrink latents towards the mean: 0 to {MAX_TRUNCATION:g} (1: off)")
+                        help="pull latents towards the mean of the generator's latent space "
+                        f"(0 to {MAX_TRUNCATION:g}; 1: off, 0: the mean)")
     sample.add_argument("--out", default=None,
-                        help="PNG file to write; an existing file is replaced only with --force "
-                        "(default: <checkpoint>_samples.png, or -2, -3... if that exists)")
+                        help="a .png grid or a .npy of raw samples; an existing file is replaced "
+                        "only with --force (default: <checkpoint>_samples.png, or -2, -3... if "
+                        "that exists)")
     sample.add_argument("--force", action="store_true", help="replace the --out file if it exists")
 
     info = sub.add_parser("info", help="describe a checkpoint or run folder")
@@ -167,7 +179,7 @@ def _cmd_explore(args) -> int:
 def train_config(args):
     """The RunConfig a ``train`` command line asks for: file or defaults, then overrides."""
     from ganstudio.engine.checkpoint import read_training_state, resolve_checkpoint, state_path_for
-    from ganstudio.engine.config import RunConfig, defaults_for
+    from ganstudio.engine.config import RunConfig, defaults_for, with_loss
     from ganstudio.engine.data import DATASETS
     from ganstudio.engine.errors import ConfigError
 
@@ -203,6 +215,11 @@ def train_config(args):
         cfg.data.path = str(Path(data_file).resolve())
     if args.model and args.model != cfg.model.family:
         cfg.model.family, cfg.model.z_dim = args.model, None
+    if args.loss and args.loss != cfg.loss.name:  # the loss's published optimiser settings
+        given = {dotted for dotted, value in (
+            ("optim.name", args.optimizer), ("optim.lr_g", args.lr_g),
+            ("optim.lr_d", args.lr_d), ("optim.d_steps", args.d_steps)) if value is not None}
+        cfg = with_loss(cfg, args.loss, given)
     if args.width is not None and cfg.model.family != "dcgan":
         raise UsageError(
             f"ganstudio train: --width sets the channels of dcgan, not of {cfg.model.family} "
@@ -355,10 +372,12 @@ class _Progress:
                 self._draw(event)
         elif isinstance(event, ev.EvalEvent) and not self.quiet:
             m = event.metrics
-            self.message(
-                f"  step {event.step}: {m['modes']}/{m['n_modes']} modes, "
-                f"{m['high_quality']:.1f}% high-quality, reverse KL {m['reverse_kl']:.3f}"
-            )
+            if event.name == "modes":
+                text = (f"{m['modes']}/{m['n_modes']} modes, {m['high_quality']:.1f}% "
+                        f"high-quality, reverse KL {m['reverse_kl']:.3f}")
+            else:
+                text = f"{event.name} " + ", ".join(f"{k} {v:.4g}" for k, v in m.items())
+            self.message(f"  step {event.step}: {text}")
         elif isinstance(event, ev.AlertEvent):
             self.message(f"  {event.level}: {event.message}")
             return event.kind
@@ -398,44 +417,49 @@ def _duration(seconds: float) -> str:
 
 
 def _cmd_sample(args) -> int:
-    import torch
+    import numpy as np
 
     from ganstudio.engine.atomic import check_writable
     from ganstudio.engine.errors import printable
+    from ganstudio.engine.explore import sample
     from ganstudio.engine.formats import load_generator
     from ganstudio.engine.images import make_grid, render_points, save_png, to_uint8
-    from ganstudio.engine.latent import sample_latents, truncate
 
-    if args.n < 1 or args.n > 4096:
-        raise UsageError(f"ganstudio sample: --n must be 1 to 4096, not {args.n}")
-    if not (math.isfinite(args.truncation) and 0 <= args.truncation <= MAX_TRUNCATION):
+    psi = args.truncation
+    if not math.isfinite(psi) or not 0 <= psi <= MAX_TRUNCATION:
         raise UsageError(f"ganstudio sample: --truncation must be a number from 0 to "
-                         f"{MAX_TRUNCATION:g} (1: off), not {args.truncation}")
+                         f"{MAX_TRUNCATION:g}, not {psi}")
     if args.out is not None:
-        out = Path(args.out)
-        if out.is_file() and not out.is_symlink() and not args.force:
-            raise UsageError(f"ganstudio sample: {out} already exists; choose another --out, "
-                             "or add --force to replace it")
-        check_writable(out, replace=args.force)  # never a folder, a device or a link
+        out_path = Path(args.out)
+        if out_path.is_file() and not out_path.is_symlink() and not args.force:
+            raise UsageError(f"ganstudio sample: {out_path} already exists; choose another "
+                             "--out, or add --force to replace it")
+        check_writable(out_path, replace=args.force)  # never a folder, a device or a link
     generator = load_generator(args.checkpoint)
-    z = sample_latents(args.n, generator.z_dim, args.seed)
-    if args.truncation != 1.0:
-        z = truncate(z, torch.zeros(generator.z_dim), args.truncation)
-    labels = None
-    if generator.conditional:
-        labels = torch.full((args.n,), _class_index(args.klass, generator.classes))
-        if args.klass is None:
-            labels = torch.arange(args.n) % len(generator.classes)
-    elif args.klass is not None:
-        raise UsageError(f"ganstudio sample: {generator.path.name} is not class-conditional, "
-                         "so --class does not apply")
-    out = generator.generate(z, labels)
-    if generator.kind == "images":
-        image = make_grid(to_uint8(out, generator.output_range), round(args.n ** 0.5))
-    else:
-        image = render_points(out.numpy(), size=512)
+    z = _latents_file(args.z, generator.z_dim) if args.z else None
+    n = args.n if args.n is not None else (len(z) if z is not None else 64)
+    if z is not None and n != len(z):
+        raise UsageError(f"ganstudio sample: --n {n} but {args.z} holds {len(z)} latents")
+    if not 1 <= n <= MAX_SAMPLES:
+        raise UsageError(f"ganstudio sample: --n must be 1 to {MAX_SAMPLES}, not {n}")
+    labels = _sample_labels(args, generator, n)
+    if z is None:
+        z = generator.sample_z(n, args.seed, psi)
+    out = sample(generator, z, labels, psi)
     path = Path(args.out) if args.out else _free_name(Path(f"{generator.path.stem}_samples.png"))
-    save_png(path, image, replace=args.force)
+    if path.suffix.lower() == ".npy":
+        import io
+
+        from ganstudio.engine.atomic import atomic_write_bytes
+
+        buffer = io.BytesIO()
+        np.save(buffer, out.numpy().astype(np.float32), allow_pickle=False)
+        atomic_write_bytes(path, buffer.getvalue(), replace=args.force)
+    elif generator.kind == "images":
+        save_png(path, make_grid(to_uint8(out, generator.output_range), round(n ** 0.5)),
+                 replace=args.force)
+    else:
+        save_png(path, render_points(out.numpy(), size=512), replace=args.force)
     print(printable(str(path)))
     return 0
 
@@ -450,9 +474,64 @@ def _free_name(path: Path) -> Path:
     return candidate
 
 
-def _class_index(klass: str | None, classes: tuple[str, ...]) -> int:
-    if klass is None:
-        return 0
+def _latents_file(name: str, z_dim: int):
+    """The --z file: an (N, z_dim) float array of finite numbers."""
+    import numpy as np
+    import torch
+
+    array = _npy(name, "--z")
+    if array.ndim == 1 and array.shape[0] == z_dim:
+        array = array[None]
+    if array.ndim != 2 or array.shape[1] != z_dim or not np.issubdtype(array.dtype, np.number):
+        raise UsageError(f"ganstudio sample: {name} holds an array of shape "
+                         f"{tuple(array.shape)}; this generator takes N × {z_dim} latents")
+    array = array.astype(np.float32)
+    if not np.isfinite(array).all():
+        raise UsageError(f"ganstudio sample: {name} has NaN or infinite latents")
+    return torch.from_numpy(array)
+
+
+def _sample_labels(args, generator, n: int):
+    """Labels from --labels, or --class for all, or one class after another."""
+    import numpy as np
+    import torch
+
+    classes = generator.classes
+    if not generator.conditional:
+        if args.klass is not None or args.labels:
+            raise UsageError(f"ganstudio sample: {generator.path.name} is not "
+                             "class-conditional, so --class and --labels do not apply")
+        return None
+    if args.labels:
+        array = _npy(args.labels, "--labels")
+        if array.ndim == 1 and np.issubdtype(array.dtype, np.integer):
+            if len(array) != n or array.min() < 0 or array.max() >= len(classes):
+                raise UsageError(f"ganstudio sample: {args.labels} must hold {n} class numbers "
+                                 f"from 0 to {len(classes) - 1}")
+            return torch.from_numpy(array.astype(np.int64))
+        if array.ndim == 2 and array.shape == (n, len(classes)) and np.issubdtype(
+                array.dtype, np.floating) and np.isfinite(array).all():
+            if not generator.can_mix_classes():
+                raise UsageError(f"ganstudio sample: {generator.path.name} takes class numbers, "
+                                 "not class vectors")
+            return torch.from_numpy(array.astype(np.float32))
+        raise UsageError(
+            f"ganstudio sample: {args.labels} holds {array.dtype} of shape "
+            f"{tuple(array.shape)}; give {n} integers or an {n} × {len(classes)} float array")
+    if args.klass is not None:
+        return torch.full((n,), _class_index(args.klass, classes))
+    return torch.arange(n) % len(classes)
+
+
+def _npy(name: str, option: str):
+    """A --z or --labels array; its header is checked before anything is read."""
+    from ganstudio.engine.errors import ConfigError
+    from ganstudio.engine.readers import read_npy
+
+    return read_npy(Path(name), ConfigError, MAX_SAMPLES * MAX_NPY_ROW)
+
+
+def _class_index(klass: str, classes: tuple[str, ...]) -> int:
     if klass in classes:
         return classes.index(klass)
     if klass.isdigit() and int(klass) < len(classes):

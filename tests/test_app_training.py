@@ -265,3 +265,16 @@ def test_invalid_setup_blocks_start_with_inline_reasons(window, qtbot):
     assert row.error.isVisible() and "above 0" in row.error.text()
     window.setup.lr_g.setText("2e-4")
     assert not row.error.isVisible() and window.setup.start_button.isEnabled()
+
+
+def test_choosing_wgan_gp_in_the_setup_panel_applies_its_settings(window, qtbot):
+    setup = window.setup
+    setup.lr_d.setText("3e-4")
+    setup.lr_d.textEdited.emit("3e-4")  # the user typed it
+    setup.loss.setCurrentText("wgan-gp")
+    cfg = setup.config()
+    assert cfg.loss.name == "wgan-gp"
+    assert (cfg.optim.lr_g, cfg.optim.beta1, cfg.optim.beta2, cfg.optim.d_steps) == (
+        1e-4, 0.0, 0.9, 5)
+    assert cfg.optim.lr_d == 3e-4  # what the user set stays
+    assert setup.d_steps.value() == 5 and setup.lr_g.text() == "0.0001"

@@ -36,7 +36,7 @@ def test_round_trip_rebuilds_the_generator_from_the_file_alone(finished_run):
     assert loaded.step == 12 and loaded.dataset == "ring8" and loaded.kind == "points"
     assert loaded.z_dim == trainer.G.z_dim and not loaded.conditional
     z = torch.randn(10, loaded.z_dim)
-    assert torch.equal(loaded.generate(z), trainer.generate(z))  # the EMA copy samples
+    assert torch.equal(loaded.render(z), trainer.generate(z))  # the EMA copy samples
     meta = loaded.meta
     assert meta["family"] == "toy" and meta["dataset"]["shape"] == [2]
     assert meta["config"]["optim"]["lr_g"] == pytest.approx(1e-3)

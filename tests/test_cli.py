@@ -8,7 +8,9 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from ganstudio.cli import main
@@ -203,3 +205,65 @@ def test_a_batch_too_large_for_memory_is_refused_before_anything_is_allocated(
     assert code == 2 and "train.batch_size 1,000,000 needs about" in err
     assert "the largest batch that fits is about" in err
     assert not (tmp_path / "run" / "run.json").exists()
+
+
+def test_sample_from_given_latents_and_labels_writes_raw_arrays(tmp_path, capsys):
+    """--z and --labels make samples exactly reproducible; --out x.npy keeps raw floats."""
+    from ganstudio.engine.formats import load_generator
+    from ganstudio.resources import pretrained_dir
+
+    checkpoint = pretrained_dir() / "digits-conditional.safetensors"
+    generator = load_generator(checkpoint)
+    z = np.random.default_rng(0).standard_normal((5, generator.z_dim)).astype(np.float32)
+    np.save(tmp_path / "z.npy", z)
+    np.save(tmp_path / "labels.npy", np.array([3, 1, 4, 1, 5]))
+    out = tmp_path / "x.npy"
+    assert main(["sample", str(checkpoint), "--z", str(tmp_path / "z.npy"), "--labels",
+                 str(tmp_path / "labels.npy"), "--out", str(out)]) == 0
+    raw = np.load(out, allow_pickle=False)
+    assert raw.shape == (5, 1, 28, 28) and raw.dtype == np.float32
+    expected = generator.render(torch.from_numpy(z), torch.tensor([3, 1, 4, 1, 5]))
+    assert np.allclose(raw, expected.numpy(), atol=1e-6)
+    assert raw.min() >= -1 and raw.max() <= 1  # the generator's own range, not 0-255
+
+    # class vectors mix classes; ψ pulls z towards the mean latent (zero for z models)
+    vectors = np.zeros((5, 10), np.float32)
+    vectors[:, 3] = vectors[:, 8] = 0.5
+    np.save(tmp_path / "mix.npy", vectors)
+    assert main(["sample", str(checkpoint), "--z", str(tmp_path / "z.npy"), "--labels",
+                 str(tmp_path / "mix.npy"), "--truncation", "0.5", "--out", str(out),
+                 "--force"]) == 0
+    mixed = generator.render(torch.from_numpy(z) * 0.5, torch.from_numpy(vectors))
+    assert np.allclose(np.load(out, allow_pickle=False), mixed.numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--truncation", "nan"], "--truncation must be a number from 0 to 2"),
+    (["--truncation", "inf"], "--truncation must be a number from 0 to 2"),
+    (["--truncation", "-5"], "--truncation must be a number from 0 to 2"),
+    (["--z", "{tmp}/wrong.npy"], "holds an array of shape (3, 7)"),
+    (["--labels", "{tmp}/wrong.npy"], "is not class-conditional"),
+    (["--n", "0"], "--n must be 1 to 4096"),
+])
+def test_sample_refuses_bad_values_in_one_line(tmp_path, capsys, args, message):
+    from ganstudio.resources import pretrained_dir
+
+    np.save(tmp_path / "wrong.npy", np.zeros((3, 7), np.float32))
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    code = main(["sample", str(pretrained_dir() / "digits.safetensors"), *args,
+                 "--out", str(tmp_path / "x.png")])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_wgan_gp_from_the_command_line_takes_its_papers_settings(tmp_path):
+    from ganstudio.cli import build_parser, train_config
+
+    args = build_parser().parse_args(["train", "--dataset", "digits", "--loss", "wgan-gp"])
+    o = train_config(args).optim
+    assert (o.lr_g, o.lr_d, o.beta1, o.beta2, o.d_steps) == (1e-4, 1e-4, 0.0, 0.9, 5)
+    args = build_parser().parse_args(["train", "--dataset", "digits", "--loss", "wgan-gp",
+                                      "--d-steps", "2", "--lr-g", "3e-4"])
+    o = train_config(args).optim
+    assert (o.lr_g, o.lr_d, o.d_steps) == (3e-4, 1e-4, 2)

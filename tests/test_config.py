@@ -5,9 +5,11 @@ import pytest
 from ganstudio.engine.config import (
     FORMAT_VERSION,
     RunConfig,
+    check_hyper,
     defaults_for,
     problems,
     validate,
+    with_loss,
 )
 from ganstudio.engine.errors import ConfigError
 
@@ -73,3 +75,34 @@ def test_replace_makes_a_changed_copy():
     cfg = defaults_for("ring8")
     other = cfg.replace(**{"optim.lr_g": 0.01})
     assert other.optim.lr_g == 0.01 and cfg.optim.lr_g != 0.01
+
+
+@pytest.mark.parametrize("values, bad", [
+    ({"lr_g": 0}, "optim.lr_g"), ({"lr_d": float("nan")}, "optim.lr_d"),
+    ({"lr_g": 5.0}, "optim.lr_g"), ({"lr_g": "fast"}, "optim.lr_g"),
+    ({"d_steps": 0}, "optim.d_steps"), ({"d_steps": 101}, "optim.d_steps"),
+    ({"d_steps": True}, "optim.d_steps"),
+])
+def test_hyper_parameter_checks_are_shared_by_config_and_live_changes(values, bad):
+    assert [p.field for p in check_hyper(**values)] == [bad]
+    cfg = RunConfig()
+    for key, value in values.items():
+        setattr(cfg.optim, key, value)
+    assert bad in [p.field for p in problems(cfg)]
+
+
+def test_choosing_wgan_gp_applies_its_papers_optimiser_unless_set():
+    cfg = with_loss(defaults_for("digits"), "wgan-gp")
+    o = cfg.optim
+    assert (o.name, o.lr_g, o.lr_d, o.beta1, o.beta2, o.d_steps) == (
+        "adam", 1e-4, 1e-4, 0.0, 0.9, 5)
+    kept = defaults_for("digits").replace(**{"optim.lr_d": 3e-4})
+    kept = with_loss(kept, "wgan-gp", {"optim.lr_d"})
+    assert kept.optim.lr_d == 3e-4 and kept.optim.d_steps == 5
+    assert with_loss(defaults_for("digits"), "hinge").optim.d_steps == 1
+
+
+def test_unknown_evaluation_is_named():
+    cfg = RunConfig()
+    cfg.train.evals = ["modes", "nonsense"]
+    assert any(p.field == "train.evals" and "nonsense" in p.message for p in problems(cfg))

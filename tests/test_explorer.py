@@ -15,6 +15,7 @@ from PySide6.QtCore import Qt
 
 from ganstudio.app.controllers import explorer_options
 from ganstudio.app.render_worker import RenderWorker
+from ganstudio.engine import explore
 from ganstudio.engine.errors import GanStudioError
 from ganstudio.engine.trainer import Trainer
 
@@ -159,18 +160,22 @@ def test_class_selector_and_class_morph(window, qtbot, runs):
     assert session.labels[4].item() == 9 and session.selected_label() == 9
     qtbot.waitUntil(lambda: page.selected.image() is not None, timeout=10_000)
     qtbot.wait(50)
-    plain = session.generator.generate(session.selected_latent()[None],
-                                       torch.tensor([9])).clone()
+    plain = explore.render_outputs(explore.frozen(
+        session.generator, session.selected_latent()[None], torch.tensor([9])))
     page.morph_target.setCurrentIndex(2)
     with qtbot.waitSignal(session.selected_ready, timeout=10_000) as ready:
         page.morph_amount.setValue(1.0)
     assert "→ class 2" in ready.args[0]["caption"]
-    # a full morph is the other class's embedding: the sample as class 2
-    as_two = session.generator.generate(session.selected_latent()[None], torch.tensor([2]))
-    morphed = session.generator.generate(session.selected_latent()[None], None,
-                                         session._selected_embedding())
-    assert torch.allclose(morphed, as_two, atol=1e-5)
-    assert not torch.allclose(morphed, plain)
+    # a full morph is the other class: the selected sample drawn as class 2
+    as_two = explore.render_outputs(explore.frozen(
+        session.generator, session.selected_latent()[None], torch.tensor([2])))
+    assert np.array_equal(ready.args[0]["image"], as_two[0])
+    assert not np.array_equal(ready.args[0]["image"], plain[0])
+    with qtbot.waitSignal(session.selected_ready, timeout=10_000) as ready:
+        page.morph_amount.setValue(0.5)
+    halfway = session.selected_labels()
+    assert halfway.shape == (1, 10) and halfway[0, 9] == 0.5 and halfway[0, 2] == 0.5
+    assert not np.array_equal(ready.args[0]["image"], as_two[0])
 
 
 def test_latent_plane_and_nearest_training_images(window, qtbot, runs):
@@ -194,7 +199,7 @@ def test_a_failed_render_shows_its_message_over_the_image(window, qtbot, runs, m
     def broken(*args, **kwargs):
         raise RuntimeError("out of memory while rendering")
 
-    monkeypatch.setattr(session.generator, "generate", broken)
+    monkeypatch.setattr(session.generator, "render", broken)
     with qtbot.waitSignal(session.render_failed, timeout=10_000) as failed:
         session.render_grid()
     assert failed.args == ["grid", "out of memory while rendering"]
@@ -277,7 +282,7 @@ def test_export_of_an_interpolation_needs_keyframes(window, qtbot, runs, tmp_pat
         session.export_job("animation", tmp_path / "x.gif")
 
 
-@pytest.mark.parametrize("suffix", [".json", ".npy"])
+@pytest.mark.parametrize("suffix", [".json", ".npz", ".npy"])
 def test_latents_save_and_load(window, qtbot, runs, tmp_path, suffix):
     session = _open(window, qtbot, _checkpoint(runs["digits"]))
     session.select(2)
@@ -285,16 +290,33 @@ def test_latents_save_and_load(window, qtbot, runs, tmp_path, suffix):
     session.select(5)
     session.add_keyframe_selected()
     path = session.save_latents(tmp_path / f"keys{suffix}", "keyframes")
-    expected = torch.stack([k.z for k in session.keyframes])
+    expected = torch.stack([k.latent for k in session.keyframes])
     session.clear_keyframes()
     assert session.load_latents(path) == 2
-    assert torch.allclose(torch.stack([k.z for k in session.keyframes]), expected)
+    assert torch.allclose(torch.stack([k.latent for k in session.keyframes]), expected)
     if suffix == ".json":
         data = json.loads(path.read_text())
         assert data["format"] == "ganstudio.latents" and data["z_dim"] == 100
+        assert data["space"] == "z"
     one = session.save_latents(tmp_path / f"one{suffix}", "selected")
     assert session.load_latents(one) == 1
     assert torch.allclose(session.selected_latent(), expected[1], atol=1e-6)
+
+
+def test_vector_arithmetic_shows_a_minus_b_plus_c(window, qtbot, runs):
+    session = _open(window, qtbot, _checkpoint(runs["digits"]))
+    session.set_truncation(0.7)  # the sum must survive the truncation round trip
+    for slot, index in zip("ABC", (1, 2, 3)):
+        session.select(index)
+        session.set_arithmetic(slot)
+    a, b, c = (session.arithmetic[k] for k in "ABC")
+    with qtbot.waitSignal(session.selected_ready, timeout=10_000) as ready:
+        session.apply_arithmetic()
+    assert torch.allclose(session.selected_latent(), a - b + c, atol=1e-5)
+    expected = explore.render_outputs(explore.frozen(session.generator, (a - b + c)[None]))
+    assert np.array_equal(ready.args[0]["image"], expected[0])
+    assert not np.array_equal(expected[0], explore.render_outputs(
+        explore.frozen(session.generator, c[None]))[0])
 
 
 def test_latents_of_the_wrong_size_are_refused(window, qtbot, runs, tmp_path):
@@ -311,8 +333,8 @@ def test_two_d_generator_explorer_selects_the_nearest_point(window, qtbot, runs)
     session = _open(window, qtbot, _checkpoint(runs["points"]))
     page = window.explorer_page
     assert session.points and page.grid.image().shape == (420, 420, 3)
-    outputs = session.generator.generate(session._truncated(session.latents)).numpy()
-    x0, x1, y0, y1 = session._extent
+    outputs = session.generator.render(session._truncated(session.latents)).numpy()
+    x0, x1, y0, y1 = session._backdrop.extent
     target = 5
     px = (outputs[target, 0] - x0) / (x1 - x0) * 419
     py = (y1 - outputs[target, 1]) / (y1 - y0) * 419
@@ -359,3 +381,47 @@ def test_a_file_that_cannot_be_loaded_says_why_and_lists_formats(window, qtbot, 
     assert "broken.safetensors" in box.text() and "torch.export" in box.text()
     box.close()
     assert window.explorer is None
+
+
+def test_render_worker_delivers_previews_and_stops_a_superseded_job(qtbot):
+    worker = RenderWorker(("a",))
+    results, answers = [], []
+    previewed, gate = threading.Event(), threading.Event()
+    worker.finished.connect(results.append)
+
+    def staged(preview):
+        for stage in range(3):
+            answers.append(preview(stage))
+            previewed.set()
+            if not answers[-1]:
+                return "stopped early"
+            gate.wait(5)
+        return "full"
+
+    worker.submit_progressive("a", 1, staged)
+    assert previewed.wait(5)
+    worker.submit("a", 2, lambda: "newer")  # arrives while stage 0 is on screen
+    gate.set()
+    qtbot.waitUntil(lambda: any(r.stamp == 2 for r in results), timeout=5_000)
+    worker.shutdown()
+    assert answers == [True, False]  # it saw the newer request and stopped at stage 1
+    assert [(r.stamp, r.partial, r.value) for r in results] == [
+        (1, True, 0), (1, True, 1), (1, False, "stopped early"), (2, False, "newer")]
+
+
+def test_the_layer_view_shows_a_layers_channels_and_their_statistics(runs):
+    from ganstudio.engine.formats import load_generator
+
+    generator = load_generator(_checkpoint(runs["digits"]))
+    assert generator.layers == ("main.0", "main.3", "main.6")
+    z = generator.sample_z(1, 0)
+    request = explore.frozen(generator, z)
+    maps = generator.layer_features(z, "main.3")
+    grid = explore.layer_picture(request, "main.3")
+    assert grid["channels"] == maps.shape[1] and grid["n"] == min(64, maps.shape[1])
+    assert grid["size"] == (14, 14)
+    one = explore.layer_picture(request, "main.3", channel=2)
+    assert one["image"].shape == (14, 14, 1)
+    assert one["max"] == pytest.approx(float(maps[0, 2].max()))
+    assert one["mean"] == pytest.approx(float(maps[0, 2].mean()))
+    assert one["image"].max() == 255 and one["image"].min() == 0  # scaled to its own range

@@ -65,7 +65,7 @@ def test_dcgan_example_netG_loads_with_its_sizes_inferred(tmp_path, wrap):
     z = torch.randn(5, 20)
     with torch.no_grad():
         expected = net(z[:, :, None, None])
-    assert torch.allclose(loaded.generate(z), expected, atol=1e-6)
+    assert torch.allclose(loaded.render(z), expected, atol=1e-6)
 
 
 def test_dcgan_example_variant_with_other_depth_and_channels(tmp_path):
@@ -80,7 +80,7 @@ def test_dcgan_example_variant_with_other_depth_and_channels(tmp_path):
     torch.save(net.state_dict(), path)
     loaded = load_generator(path)
     assert loaded.z_dim == 64 and loaded.shape == (1, 32, 32)
-    assert loaded.generate(torch.randn(2, 64)).shape == (2, 1, 32, 32)
+    assert loaded.render(torch.randn(2, 64)).shape == (2, 1, 32, 32)
 
 
 class CustomGenerator(nn.Module):
@@ -112,7 +112,7 @@ def test_torch_export_program_with_labels_and_dynamic_batch(tmp_path):
     z, labels = torch.randn(9, 12), torch.arange(9) % 7
     with torch.no_grad():
         expected = net(z, labels)
-    assert torch.allclose(loaded.generate(z, labels), expected, atol=1e-6)
+    assert torch.allclose(loaded.render(z, labels), expected, atol=1e-6)
     assert loaded.features(z, labels).shape == (9, 3 * 16 * 16)  # the output itself
 
 
@@ -125,7 +125,7 @@ def test_torch_export_program_with_a_fixed_batch_and_4d_latents(tmp_path):
     loaded = load_generator(path)
     assert loaded.z_dim == 8 and loaded.meta["batch"] == 5 and not loaded.conditional
     z = torch.randn(12, 8)  # not a multiple of 5: split and padded
-    out = loaded.generate(z)
+    out = loaded.render(z)
     with torch.no_grad():
         expected = net(z[:, :, None, None])
     assert out.shape == (12, 1, 28, 28) and torch.allclose(out, expected, atol=1e-6)

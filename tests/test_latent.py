@@ -72,18 +72,14 @@ def test_walk_and_plane():
     assert torch.equal(p[1, 1], z)
 
 
-def test_arithmetic():
-    a, b, c = torch.tensor([3.0]), torch.tensor([1.0]), torch.tensor([5.0])
-    assert latent.arithmetic(a, b, c).item() == 7.0
-
-
 def test_pca_directions_recover_a_known_structure():
     # features: z0 varies the activations most, then z2, then z1; z3 not at all
     mix = torch.zeros(4, 6)
     mix[0, :3] = torch.tensor([6.0, 6.0, 2.0])
     mix[2, 3] = 4.0
     mix[1, 4] = 1.0
-    dirs = latent.pca_directions(lambda z: z @ mix, z_dim=4, n_samples=4000, k=3)
+    z = latent.sample_latents(4000, 4, seed=0)
+    dirs = latent.pca_directions(lambda rows: z[rows] @ mix, z, k=3)
     assert dirs.vectors.shape == (3, 4)
     for i, axis in enumerate((0, 2, 1)):
         expected = torch.zeros(4)
@@ -92,12 +88,22 @@ def test_pca_directions_recover_a_known_structure():
     var = torch.tensor([76.0, 16.0, 1.0])
     assert torch.allclose(dirs.explained, var / var.sum(), atol=0.02)
     assert torch.allclose(dirs.vectors.norm(dim=1), torch.ones(3))
+    assert torch.all(dirs.latent_r2 > 0.999)  # linear features: z explains them fully
 
 
-def test_class_directions_are_differences_of_class_means():
-    table = torch.tensor([[0.0, 1.0], [2.0, 3.0], [5.0, 5.0]])
-    d = latent.class_directions(table, source=1)
-    assert torch.equal(d[1], torch.zeros(2)) and torch.equal(d[2], torch.tensor([3.0, 2.0]))
+def test_pca_directions_say_when_the_latents_do_not_explain_a_component():
+    # the strongest feature varies with something the latents do not hold (a class)
+    z = latent.sample_latents(3000, 3, seed=1)
+    other = torch.randint(0, 2, (3000, 1)).float() * 10.0
+    dirs = latent.pca_directions(lambda rows: torch.cat([other[rows], z[rows]], 1), z, k=2)
+    assert dirs.latent_r2[0] < 0.05 and dirs.latent_r2[1] > 0.99
+
+
+def test_interpolating_per_layer_latents_keeps_their_shape():
+    keys = torch.stack([torch.zeros(4, 3), torch.ones(4, 3)])
+    path = latent.interpolate(keys, 5, "lerp")
+    assert path.shape == (5, 4, 3)
+    assert torch.allclose(path[2], torch.full((4, 3), 0.5))
 
 
 def test_nearest_images_finds_the_copy():

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from ganstudio.engine import events as ev
+from ganstudio.engine.errors import ConfigError
 from ganstudio.engine.trainer import Trainer
 
 
@@ -123,13 +124,29 @@ def test_live_hyper_parameter_change_applies_at_the_next_step(tiny_config):
     assert trainer.opt_d.param_groups[0]["lr"] == 2e-3
 
 
-def test_invalid_live_change_is_refused(tiny_config):
+@pytest.mark.parametrize("change", [{"lr_g": -1.0}, {"lr_d": 0}, {"lr_g": float("nan")},
+                                    {"lr_d": 5.0}, {"d_steps": 0}, {"d_steps": 2.5}])
+def test_an_invalid_live_change_is_refused_on_the_callers_side(tiny_config, change):
     trainer = Trainer(tiny_config(steps=10))
     gen = trainer.run()
     next(gen)
-    trainer.set_hyper(lr_g=-1.0)
-    with pytest.raises(ValueError, match="lr_g"):
-        list(gen)
+    with pytest.raises(ConfigError, match=next(iter(change))):
+        trainer.set_hyper(**change)
+    events = list(gen)  # the run goes on, untouched
+    assert events[-1].reason == "finished"
+    assert all(s.lr_g == pytest.approx(1e-3) for s in _of(events, ev.StepEvent))
+
+
+def test_an_invalid_command_never_ends_a_run(tiny_config):
+    trainer = Trainer(tiny_config(steps=10))
+    gen = trainer.run()
+    next(gen)
+    trainer.commands.put(ev.SetHyper(lr_g=float("nan"), d_steps=3))  # skipping set_hyper
+    events = list(gen)
+    alert = _of(events, ev.AlertEvent)[0]
+    assert alert.kind == "hyper" and "lr_g" in alert.message
+    assert events[-1].reason == "finished" and not _of(events, ev.HyperEvent)
+    assert all(s.d_steps == 1 for s in _of(events, ev.StepEvent))
 
 
 def test_save_now_writes_a_checkpoint(tiny_config, tmp_path):
@@ -144,11 +161,21 @@ def test_save_now_writes_a_checkpoint(tiny_config, tmp_path):
     assert (tmp_path / "run" / "checkpoints" / "step_0000003.safetensors").is_file()
 
 
-def test_nan_guard_restores_the_last_good_weights_and_pauses(tiny_config, monkeypatch):
-    trainer = Trainer(tiny_config(steps=1000))
+def test_nan_guard_rolls_back_everything_that_made_the_weights(tiny_config, monkeypatch,
+                                                               tmp_path):
+    from ganstudio.engine import trainer as trainer_module
+    from ganstudio.engine.runs import RunFolder
+
+    monkeypatch.setattr(trainer_module, "GUARD_EVERY", 4)
+    trainer = Trainer(tiny_config(steps=1000), run_dir=tmp_path / "run")
     original = Trainer._train_step
+    good = {}
 
     def poisoned(self):
+        if self.step == 4:  # the last good state is the one after step 4's report
+            good["G"] = [p.detach().clone() for p in self.G.parameters()]
+            good["opt_g"] = self.opt_g.state_dict()["state"][0]["exp_avg"].clone()
+            good["rng"] = self.rng.get_state().clone()
         original(self)
         if self.step == 6:  # the update that makes step 7 diverge
             with torch.no_grad():
@@ -156,23 +183,32 @@ def test_nan_guard_restores_the_last_good_weights_and_pauses(tiny_config, monkey
 
     monkeypatch.setattr(Trainer, "_train_step", poisoned)
     gen = trainer.run()
-    good = None
     events = []
     for event in gen:
         events.append(event)
-        if isinstance(event, ev.StartedEvent):
-            good = [p.detach().clone() for p in trainer.G.parameters()]
         if isinstance(event, ev.StatusEvent):
             break
+    assert _of(events, ev.RollbackEvent) == [ev.RollbackEvent(4, 8)]
     alert = _of(events, ev.AlertEvent)[0]
     assert alert.kind == "nonfinite" and alert.level == "error" and alert.step == 8
-    assert "step 0" in alert.message
-    assert events[-1] == ev.StatusEvent(8, "paused")
-    assert [s.step for s in _of(events, ev.StepEvent)] == list(range(1, 8))
-    for restored, before in zip(trainer.G.parameters(), good):
+    assert "rolled back to step 4" in alert.message
+    assert events[-1] == ev.StatusEvent(4, "paused")
+    assert trainer.step == 4  # the step counter goes back with the weights
+    for restored, before in zip(trainer.G.parameters(), good["G"]):
         assert torch.equal(restored, before)
+    assert torch.equal(trainer.opt_g.state_dict()["state"][0]["exp_avg"], good["opt_g"])
+    assert torch.equal(trainer.rng.get_state(), good["rng"])
+    trainer.step_once()
+    stepped = next(e for e in gen if isinstance(e, ev.StepEvent))
+    assert stepped.step == 5  # counting on from the good step
     trainer.stop()
-    assert list(gen)[-1].reason == "stopped"
+    rest = list(gen)
+    assert rest[-1].reason == "stopped"
+    assert _of(rest, ev.CheckpointEvent)[-1].path.endswith("step_0000005.safetensors")
+    history = RunFolder(tmp_path / "run").metrics()
+    steps = [r["step"] for r in history if r["type"] == "step"]
+    assert steps == [1, 2, 3, 4, 5]  # the history of these weights: 5 to 8 superseded
+    assert any(r["type"] == "rollback" and r["from"] == 8 for r in history)
 
 
 def test_divergence_warning_when_d_wins(tiny_config, monkeypatch):
@@ -191,33 +227,127 @@ def test_divergence_warning_when_d_wins(tiny_config, monkeypatch):
 def test_every_loss_and_optimiser_trains(tiny_config, loss, optimizer):
     cfg = tiny_config(steps=3)
     cfg.loss.name, cfg.optim.name = loss, optimizer
-    steps = _of(_collect(Trainer(cfg)), ev.StepEvent)
+    trainer = Trainer(cfg)
+    gen = trainer.run()
+    next(gen)
+    # weights only: a bias can rightly stand still (hinge: D's output bias gets +1 − 1 at first)
+    weights = [p for p in (*trainer.G.parameters(), *trainer.D.parameters()) if p.dim() > 1]
+    before = [p.detach().clone() for p in weights]
+    steps = _of(list(gen), ev.StepEvent)
     assert len(steps) == 3 and all(math.isfinite(s.loss_d) for s in steps)
+    assert all(not torch.equal(a, b) for a, b in zip(weights, before))  # every layer learns
+    expected = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD,
+                "rmsprop": torch.optim.RMSprop}[optimizer]
+    assert type(trainer.opt_g) is expected and type(trainer.opt_d) is expected
 
 
-def test_r1_and_conditional_toy(tiny_config):
+def test_conditional_toy_snapshots_cycle_through_the_classes(tiny_config):
     cfg = tiny_config(steps=3)
-    cfg.loss.r1_gamma, cfg.model.conditional = 1.0, True
+    cfg.model.conditional = True
     events = _collect(Trainer(cfg))
     samples = _of(events, ev.SamplesEvent)[-1]
     assert samples.labels.tolist()[:9] == [0, 1, 2, 3, 4, 5, 6, 7, 0]
 
 
-def test_sampling_uses_the_ema_copy(tiny_config):
-    trainer = Trainer(tiny_config(steps=30, train__ema=True))
-    _collect(trainer)
+@pytest.mark.parametrize("d_steps", [1, 3])
+@pytest.mark.parametrize("r1_every", [1, 4])
+def test_r1_weighs_the_same_per_d_update_for_any_d_steps(tiny_config, monkeypatch, d_steps,
+                                                         r1_every):
+    """γ means the same whatever d_steps: the gradient the R1 term puts into D's loss, summed
+    over a run, is γ/2 per D update."""
+    from ganstudio.engine import losses
+
+    applied = []
+
+    def spy(critic, real):
+        probe = torch.ones((), requires_grad=True)  # its gradient is the weight R1 gets
+        applied.append(probe)
+        return probe
+
+    monkeypatch.setattr(losses, "r1_penalty", spy)
+    cfg = tiny_config(steps=8, optim__d_steps=d_steps)
+    cfg.loss.r1_gamma, cfg.loss.r1_every = 2.0, r1_every
+    _collect(Trainer(cfg))
+    assert len(applied) == 8 // r1_every
+    assert sum(float(p.grad) for p in applied) == pytest.approx(0.5 * 2.0 * 8 * d_steps)
+
+
+def test_r1_off_applies_no_penalty(tiny_config, monkeypatch):
+    from ganstudio.engine import losses
+
+    calls = []
+    real_penalty = losses.r1_penalty
+    monkeypatch.setattr(losses, "r1_penalty",
+                        lambda critic, real: calls.append(1) or real_penalty(critic, real))
+    _collect(Trainer(tiny_config(steps=4)))  # r1_gamma 0.1 in the ring8 defaults
+    assert len(calls) == 4
+    calls.clear()
+    cfg = tiny_config(steps=4)
+    cfg.loss.r1_gamma = 0.0
+    _collect(Trainer(cfg))
+    assert not calls
+
+
+def test_d_only_steps_build_no_generator_graph_and_g_step_leaves_d_alone(tiny_config,
+                                                                       monkeypatch):
+    trainer = Trainer(tiny_config(steps=3, optim__d_steps=3))
+    gen = trainer.run()
+    next(gen)  # set up
+    graphs, d_grads = [], []
+    g_forward, d_step = trainer.G.forward, trainer.opt_d.step
+
+    def counting_forward(*args, **kwargs):
+        graphs.append(torch.is_grad_enabled())
+        return g_forward(*args, **kwargs)
+
+    def recording_step(*args, **kwargs):
+        d_grads.append([p.grad.clone() for p in trainer.D.parameters()])
+        return d_step(*args, **kwargs)
+
+    monkeypatch.setattr(trainer.G, "forward", counting_forward)
+    monkeypatch.setattr(trainer.opt_d, "step", recording_step)
+    trainer._pending = []
+    trainer._train_step()
+    assert graphs == [False, False, True]  # only the fakes that G's update uses need a graph
+    for grad, at_update in zip((p.grad for p in trainer.D.parameters()), d_grads[-1]):
+        assert torch.equal(grad, at_update)  # G's backward added nothing to D's gradients
+    assert all(p.requires_grad for p in trainer.D.parameters())
+    gen.close()
+
+
+def test_ema_follows_the_published_recursion(tiny_config, monkeypatch):
+    """ema ← d·ema + (1 − d)·G after every step, d = min(decay, (1 + t) / (10 + t))."""
+    trainer = Trainer(tiny_config(steps=12, train__ema=True, train__ema_decay=0.9))
+    snapshots = []
+    original = Trainer._update_ema
+
+    def record(self):
+        snapshots.append((self.step, [p.detach().clone() for p in self.G.parameters()]))
+        original(self)
+
+    monkeypatch.setattr(Trainer, "_update_ema", record)
+    gen = trainer.run()
+    next(gen)
+    expected = [p.detach().clone() for p in trainer.G_ema.parameters()]
+    list(gen)
+    for t, params in snapshots:
+        d = min(0.9, (1 + t) / (10 + t))
+        expected = [d * e + (1 - d) * p for e, p in zip(expected, params)]
+    assert [t for t, _ in snapshots] == list(range(12))
+    for got, want in zip(trainer.G_ema.parameters(), expected):
+        assert torch.allclose(got, want, atol=1e-6)
     assert trainer.sampler is trainer.G_ema
-    live = next(trainer.G.parameters())
-    ema = next(trainer.G_ema.parameters())
-    assert not torch.equal(live, ema)
 
 
 def test_gan2014_trains_on_digits(tiny_config):
     cfg = tiny_config(steps=2)
     cfg.data.name, cfg.model.family, cfg.train.eval_every = "digits", "gan2014", 0
-    events = _collect(Trainer(cfg))
+    trainer = Trainer(cfg)
+    events = _collect(trainer)
     grid = _of(events, ev.SamplesEvent)[-1].grid
     assert grid.shape == (8 * 30 + 2, 8 * 30 + 2, 1)
+    out = trainer.generate(torch.randn(16, trainer.G.z_dim))
+    assert out.shape == (16, 1, 28, 28) and float(out.min()) >= 0 and float(out.max()) <= 1
 
 
 def test_two_d_snapshots_carry_the_discriminator_field(tiny_config):

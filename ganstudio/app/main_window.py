@@ -861,7 +861,8 @@ class MainWindow(QMainWindow):
             return
         path, _ = QFileDialog.getSaveFileName(
             self, "Save latents", str(Path.home() / f"{which}.json"),
-            "Latents JSON (*.json);;NumPy array (*.npy)")
+            "Latents JSON (*.json);;NumPy latents with their space (*.npz);;"
+            "NumPy array of z (*.npy)")
         if not path:
             return
         try:
@@ -876,7 +877,7 @@ class MainWindow(QMainWindow):
         if session is None:
             return
         path, _ = QFileDialog.getOpenFileName(self, "Load latents", str(Path.home()),
-                                              "Latents (*.json *.npy)")
+                                              "Latents (*.json *.npz *.npy)")
         if not path:
             return
         try:

@@ -28,6 +28,7 @@ class RenderResult:
     error: str | None = None
     details: str | None = None
     seconds: float = 0.0
+    partial: bool = False  # a preview; the full result of the same stamp follows
 
 
 class RenderWorker(QObject):
@@ -36,7 +37,7 @@ class RenderWorker(QObject):
     def __init__(self, priority: tuple[str, ...] = (), parent: QObject | None = None):
         super().__init__(parent)
         self._priority = priority  # kinds served first when several wait
-        self._pending: dict[str, tuple[int, Callable[[], Any]]] = {}
+        self._pending: dict[str, tuple[int, Callable, bool]] = {}
         self._wake = threading.Condition()
         self._closing = False
         self._busy = False
@@ -45,9 +46,24 @@ class RenderWorker(QObject):
 
     def submit(self, kind: str, stamp: int, job: Callable[[], Any]) -> None:
         """Queue ``job``; it replaces any request of the same kind not yet started."""
+        self._queue(kind, stamp, job)
+
+    def submit_progressive(self, kind: str, stamp: int,
+                           job: Callable[[Callable[[Any], bool]], Any]) -> None:
+        """Queue a job that shows work in progress: it calls ``preview(value)`` with each
+        coarser result as it has one (delivered as a partial result at once), and stops
+        early, returning None, when ``preview`` answers False: a newer request of the
+        same kind is waiting, so the rest of this one would be thrown away."""
+        self._queue(kind, stamp, job, progressive=True)
+
+    def _queue(self, kind: str, stamp: int, job, progressive: bool = False) -> None:
         with self._wake:
-            self._pending[kind] = (stamp, job)
+            self._pending[kind] = (stamp, job, progressive)
             self._wake.notify()
+
+    def _superseded(self, kind: str) -> bool:
+        with self._wake:
+            return kind in self._pending or self._closing
 
     def idle(self) -> bool:
         with self._wake:
@@ -60,7 +76,7 @@ class RenderWorker(QObject):
             self._wake.notify()
         self._thread.join(timeout)
 
-    def _next(self) -> tuple[str, int, Callable[[], Any]] | None:
+    def _next(self) -> tuple[str, int, Callable, bool] | None:
         with self._wake:
             while not self._pending and not self._closing:
                 self._wake.wait()
@@ -68,16 +84,25 @@ class RenderWorker(QObject):
                 return None
             order = [k for k in self._priority if k in self._pending] + list(self._pending)
             kind = order[0]
-            stamp, job = self._pending.pop(kind)
+            stamp, job, progressive = self._pending.pop(kind)
             self._busy = True
-            return kind, stamp, job
+            return kind, stamp, job, progressive
 
     def _loop(self) -> None:
         while (request := self._next()) is not None:
-            kind, stamp, job = request
+            kind, stamp, job, progressive = request
             started = time.perf_counter()
+
+            def preview(value, kind=kind, stamp=stamp, started=started) -> bool:
+                partial = RenderResult(kind, stamp, value=value, partial=True,
+                                       seconds=time.perf_counter() - started)
+                with contextlib.suppress(RuntimeError):
+                    self.finished.emit(partial)
+                return not self._superseded(kind)
+
             try:
-                result = RenderResult(kind, stamp, value=job())
+                value = job(preview) if progressive else job()
+                result = RenderResult(kind, stamp, value=value)
             except Exception as e:  # shown over the image; the explorer keeps working
                 result = RenderResult(kind, stamp, error=str(e) or type(e).__name__,
                                       details=traceback.format_exc())

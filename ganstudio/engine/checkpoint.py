@@ -21,7 +21,7 @@ import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -38,6 +38,9 @@ from ganstudio.engine.readers import (
     read_bytes,
     read_json,
 )
+
+if TYPE_CHECKING:
+    from ganstudio.engine.generator import Generator
 
 FORMAT_VERSION = 1
 META_KEY = "ganstudio"
@@ -541,63 +544,9 @@ def check_generator_meta(meta: dict, path: Path) -> tuple:
 # --- generators, rebuilt for sampling --------------------------------------------------------
 
 
-@dataclass
-class LoadedGenerator:
-    """A generator ready to sample, with what is known about its samples."""
-
-    module: torch.nn.Module
-    path: Path
-    source: str  # "ganstudio", "pytorch-dcgan" or "torch-export"
-    z_dim: int
-    kind: str  # "images" or "points"
-    shape: tuple[int, ...]  # per sample
-    output_range: tuple[float, float] | None
-    classes: tuple[str, ...] = ()
-    step: int | None = None
-    dataset: str | None = None
-    meta: dict | None = None
-
-    @property
-    def conditional(self) -> bool:
-        return bool(self.classes)
-
-    @property
-    def title(self) -> str:
-        parts = [self.path.name]
-        if self.dataset:
-            parts.append(self.dataset)
-        if self.step is not None:
-            parts.append(f"step {self.step}")
-        return " · ".join(parts)
-
-    @torch.no_grad()
-    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None,
-                 embedding: torch.Tensor | None = None) -> torch.Tensor:
-        """Samples for latents ``z`` (and labels, or label embeddings for a class morph)."""
-        if embedding is not None:
-            return self.module(z, labels, embedding=embedding)
-        return self.module(z, labels) if self.conditional else self.module(z)
-
-    @torch.no_grad()
-    def features(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """Early-layer activations for GANSpace; the output itself for an opaque program."""
-        tap = getattr(self.module, "features", None)
-        if tap is None:
-            return self.generate(z, labels).flatten(1)
-        return tap(z, labels) if self.conditional else tap(z)
-
-    @property
-    def feature_source(self) -> str:
-        return "first layer" if hasattr(self.module, "features") else "output"
-
-    def class_embeddings(self) -> torch.Tensor | None:
-        """The class embedding table (classes × dim) of our conditional generators."""
-        condition = getattr(self.module, "condition", None)
-        return condition.embed.weight.detach() if condition is not None else None
-
-
-def load_native_generator(path: str | Path) -> LoadedGenerator:
+def load_native_generator(path: str | Path) -> Generator:
     """Rebuild a GAN Studio generator from its checkpoint alone, on the CPU, in eval mode."""
+    from ganstudio.engine.generator import Generator
     from ganstudio.engine.nets import build_generator
 
     path, _, meta = _read_generator_header(path)
@@ -607,7 +556,7 @@ def load_native_generator(path: str | Path) -> LoadedGenerator:
     module.load_state_dict({k: t.float() if t.is_floating_point() else t
                             for k, t in tensors.items()})
     module.eval().requires_grad_(False)
-    return LoadedGenerator(
+    return Generator(
         module=module,
         path=path,
         source="ganstudio",

@@ -80,6 +80,7 @@ class TrainConfig:
     eval_every: int = 500  # 2-D datasets only; 0 turns evaluation off
     checkpoint_every: int = 1000  # 0: only the final checkpoint
     grid_size: int = 64  # samples in each snapshot (per class row count follows from it)
+    evals: list[str] | None = None  # evaluations run every eval_every steps; None: defaults
 
 
 @dataclass
@@ -176,6 +177,9 @@ def _check_type(name: str, declared: str, value: Any) -> None:
     elif kind == "float":
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         expected = "a number"
+    elif kind == "list[str]":
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        expected = "a list of names"
     else:
         ok, expected = isinstance(value, str), "a text string"
     if not ok:
@@ -242,6 +246,16 @@ def problems(cfg: RunConfig) -> list[Problem]:
     found.positive_int("train.sample_every", train.sample_every)
     found.positive_int("train.eval_every", train.eval_every, 0)
     found.positive_int("train.checkpoint_every", train.checkpoint_every, 0)
+    if train.evals is not None:
+        from ganstudio.engine.metrics.registry import EVALUATIONS
+
+        if not isinstance(train.evals, list) or not all(isinstance(n, str) for n in train.evals):
+            found.bad("train.evals", f"must be a list of evaluation names, not {train.evals!r}")
+        else:
+            for name in train.evals:
+                if name not in EVALUATIONS:
+                    found.bad("train.evals", f"unknown evaluation {name!r}; choose from "
+                              f"{', '.join(EVALUATIONS)}")
     found.positive_int("train.grid_size", train.grid_size)
     if isinstance(train.grid_size, int) and train.grid_size > 1024:
         found.bad("train.grid_size", f"must be at most 1024, not {train.grid_size}")
@@ -304,22 +318,28 @@ class _Findings(list):
             self.bad(name, f"must be a number above 0 and at most {upper:g}, not {value!r}")
 
 
-def check_hyper(lr_g: Any = None, lr_d: Any = None, d_steps: Any = None) -> list[Problem]:
-    """What is wrong with these learning rates and D steps per G step (None: not given).
+MAX_LR = 1.0
+MAX_D_STEPS = 100
 
-    The one check for these numbers, whether they come from a config, the command line, the
-    window or a change made while training.
+
+def check_hyper(lr_g: Any = None, lr_d: Any = None, d_steps: Any = None) -> list[Problem]:
+    """The checks of the hyper-parameters that may also change while a run trains.
+
+    One home for them: the config, the trainer, the CLI and the window all ask here, so a
+    value the window accepts is one the trainer accepts. ``None`` means "not given".
     """
-    out = []
+    out: list[Problem] = []
     for name, value in (("optim.lr_g", lr_g), ("optim.lr_d", lr_d)):
-        if value is not None and (
-            not isinstance(value, (int, float)) or isinstance(value, bool)
-            or not math.isfinite(value) or not 0 < value <= 1
-        ):
-            out.append(Problem(name, f"must be a number above 0 and at most 1, not {value!r}"))
-    if d_steps is not None and (type(d_steps) is not int or not 1 <= d_steps <= 100):
-        out.append(Problem("optim.d_steps", f"must be a whole number from 1 to 100, "
-                           f"not {d_steps!r}"))
+        if value is None:
+            continue
+        if (not isinstance(value, (int, float)) or isinstance(value, bool)
+                or not math.isfinite(value) or not 0 < value <= MAX_LR):
+            out.append(Problem(name, f"must be a number above 0 and at most {MAX_LR:g}, "
+                                     f"not {value!r}"))
+    if d_steps is not None and (not isinstance(d_steps, int) or isinstance(d_steps, bool)
+                                or not 1 <= d_steps <= MAX_D_STEPS):
+        out.append(Problem("optim.d_steps",
+                           f"must be a whole number from 1 to {MAX_D_STEPS}, not {d_steps!r}"))
     return out
 
 
@@ -329,6 +349,27 @@ def validate(cfg: RunConfig) -> RunConfig:
     if found:
         lines = "\n".join(f"  {p}" for p in found)
         raise ConfigError(f"Invalid settings:\n{lines}" if len(found) > 1 else str(found[0]))
+    return cfg
+
+
+# The settings each loss's paper trains with. Choosing the loss applies them to every setting
+# the user has not set (Gulrajani et al. 2017, Algorithm 1: Adam(1e-4, β = (0, 0.9)), five
+# critic updates per generator update).
+LOSS_DEFAULTS: dict[str, dict[str, Any]] = {
+    "wgan-gp": {"optim.name": "adam", "optim.lr_g": 1e-4, "optim.lr_d": 1e-4,
+                "optim.beta1": 0.0, "optim.beta2": 0.9, "optim.d_steps": 5},
+}
+
+
+def with_loss(cfg: RunConfig, loss: str, fixed: frozenset[str] | set[str] = frozenset()
+              ) -> RunConfig:
+    """``cfg`` with ``loss`` chosen and that loss's published settings applied, except for
+    the dotted settings in ``fixed`` (the ones the user set)."""
+    cfg = cfg.replace(**{"loss.name": loss})
+    for dotted, value in LOSS_DEFAULTS.get(loss, {}).items():
+        if dotted not in fixed:
+            section, _, key = dotted.partition(".")
+            setattr(getattr(cfg, section), key, value)
     return cfg
 
 

@@ -63,6 +63,7 @@ class SamplesEvent:
 class EvalEvent:
     step: int
     metrics: dict[str, float] = field(default_factory=dict)
+    name: str = "modes"  # the evaluation (ganstudio.engine.metrics.registry)
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,14 @@ class HyperEvent:
 
 
 @dataclass(frozen=True)
+class RollbackEvent:
+    """The NaN guard put back the state of ``step``: records after it are superseded."""
+
+    step: int
+    from_step: int  # the step whose loss was not finite
+
+
+@dataclass(frozen=True)
 class DoneEvent:
     step: int
     reason: str  # "finished" or "stopped"
@@ -106,7 +115,7 @@ class DoneEvent:
 
 Event = (
     StartedEvent | StepEvent | SamplesEvent | EvalEvent | CheckpointEvent | AlertEvent
-    | StatusEvent | HyperEvent | DoneEvent
+    | StatusEvent | HyperEvent | RollbackEvent | DoneEvent
 )
 
 
@@ -153,7 +162,9 @@ def event_record(event: Any) -> dict[str, Any]:
     if isinstance(event, StepEvent):
         return {"type": "step", **event.__dict__}
     if isinstance(event, EvalEvent):
-        return {"type": "eval", "step": event.step, **event.metrics}
+        return {"type": "eval", "step": event.step, "name": event.name, **event.metrics}
+    if isinstance(event, RollbackEvent):
+        return {"type": "rollback", "step": event.step, "from": event.from_step}
     if isinstance(event, SamplesEvent):
         return {"type": "samples", "step": event.step, "file": event.path, "nrow": event.nrow,
                 "n": event.n}
@@ -189,8 +200,10 @@ def event_from_record(record: dict[str, Any]) -> Any | None:
     kind = record.get("type")
     try:
         if kind == "eval":
-            metrics = {k: v for k, v in record.items() if k not in ("type", "step")}
-            return EvalEvent(record["step"], metrics)
+            metrics = {k: v for k, v in record.items() if k not in ("type", "step", "name")}
+            return EvalEvent(record["step"], metrics, str(record.get("name", "modes")))
+        if kind == "rollback":
+            return RollbackEvent(int(record["step"]), int(record.get("from", record["step"])))
         if kind == "samples":
             return SamplesEvent(record["step"], path=record.get("file"),
                                 nrow=int(record.get("nrow") or 0), n=int(record.get("n") or 0))

@@ -56,7 +56,7 @@ def interpolate(keyframes: Tensor, frames: int, method: str = "slerp") -> Tensor
     Frames are spread evenly over the K - 1 segments (by segment count, not length), so
     each keyframe is hit exactly when the frame count allows it.
     """
-    if keyframes.dim() != 2 or keyframes.shape[0] < 2:
+    if keyframes.dim() < 2 or keyframes.shape[0] < 2:
         raise ValueError("interpolation needs at least two keyframes")
     if frames < 2:
         raise ValueError("interpolation needs at least two frames")
@@ -67,12 +67,13 @@ def interpolate(keyframes: Tensor, frames: int, method: str = "slerp") -> Tensor
     index = position.floor().long().clamp(max=segments - 1)
     t = (position - index).to(keyframes.dtype)
     step = slerp if method == "slerp" else lerp
-    out = torch.empty(frames, keyframes.shape[1], dtype=keyframes.dtype)
+    flat = keyframes.reshape(keyframes.shape[0], -1)  # per-layer latents interpolate as one
+    out = torch.empty(frames, flat.shape[1], dtype=keyframes.dtype)
     for s in range(segments):
         mask = index == s
         if mask.any():
-            out[mask] = step(keyframes[s], keyframes[s + 1], t[mask])
-    return out
+            out[mask] = step(flat[s], flat[s + 1], t[mask])
+    return out.reshape(frames, *keyframes.shape[1:])
 
 
 def walk(z: Tensor, direction: Tensor, frames: int, extent: float) -> Tensor:
@@ -98,38 +99,42 @@ def arithmetic(a: Tensor, b: Tensor, c: Tensor) -> Tensor:
 class Directions:
     """Latent directions found by PCA, strongest first."""
 
-    vectors: Tensor  # (k, z_dim), each of unit length
+    vectors: Tensor  # (k, dim), each of unit length
     explained: Tensor  # (k,) the share of the feature variance each component explains
+    latent_r2: Tensor  # (k,) how much of each component the latents explain linearly (R²)
     feature_dim: int
     samples: int
 
 
 def pca_directions(
-    features: Callable[[Tensor], Tensor],
-    z_dim: int,
-    n_samples: int = 10_000,
+    features: Callable[[slice], Tensor],
+    latents: Tensor,
     k: int = 10,
-    seed: int = 0,
     batch: int = 1000,
     progress: Callable[[float], None] | None = None,
 ) -> Directions:
     """Interpretable directions the GANSpace way (Härkönen et al., 2020).
 
-    1. Run ``n_samples`` random latents through the generator up to an early layer
-       (``features(z) → (n, F)``).
+    1. Run the ``latents`` (n, dim) through the generator up to an early layer:
+       ``features(rows) → (len(rows), F)`` for a slice of them.
     2. PCA of those activations.
     3. Map the components back to latent space: regress the latents on the PCA coordinates
        (least squares), so that direction i is the latent change that moves component i.
+
+    For a StyleGAN, ``features`` returns w itself and the directions are W's components.
+    ``latent_r2`` says how well each component is explained by the latents: a direction
+    is only meaningful where it is high.
     """
-    z = sample_latents(n_samples, z_dim, seed)
+    n_samples = latents.shape[0]
     chunks = []
     for start in range(0, n_samples, batch):
         with torch.no_grad():
-            chunks.append(features(z[start : start + batch]).flatten(1).float())
+            chunks.append(features(slice(start, start + batch)).flatten(1).float())
         if progress is not None:
             progress(0.8 * min(1.0, (start + batch) / n_samples))
     x = torch.cat(chunks)
-    k = min(k, z_dim, x.shape[1], n_samples - 1)
+    latents = latents.reshape(n_samples, -1).float()
+    k = min(k, latents.shape[1], x.shape[1], n_samples - 1)
     mean = x.mean(dim=0, keepdim=True)
     centred = x - mean
     # randomized PCA: exact enough for the leading components, and fast for wide layers
@@ -139,16 +144,11 @@ def pca_directions(
     coords = centred @ components  # (n, k)
     total = centred.square().sum() / (n_samples - 1)
     explained = (s[:k].square() / (n_samples - 1)) / total
-    solution = torch.linalg.lstsq(coords, z).solution  # (k, z_dim): z ≈ coords @ solution
+    solution = torch.linalg.lstsq(coords, latents).solution  # (k, dim): z ≈ coords @ solution
     vectors = solution / solution.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    lat = latents - latents.mean(dim=0, keepdim=True)
+    fitted = lat @ torch.linalg.lstsq(lat, coords).solution  # coords predicted from latents
+    r2 = 1 - (coords - fitted).square().sum(0) / coords.square().sum(0).clamp_min(1e-12)
     if progress is not None:
         progress(1.0)
-    return Directions(vectors, explained, x.shape[1], n_samples)
-
-
-def class_directions(embeddings: Tensor, source: int) -> Tensor:
-    """For a class-conditional generator: the steps from class ``source``'s embedding to every
-    class's. The class mean in the generator's label-input space is the class embedding
-    itself, so these are the differences between class means."""
-    return embeddings - embeddings[source]
-
+    return Directions(vectors, explained, r2, x.shape[1], n_samples)

@@ -243,13 +243,17 @@ def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, erro
 # --- numpy files ----------------------------------------------------------------------------
 
 
-def read_npy(path: str | os.PathLike, error: Error, max_elements: int) -> np.ndarray:
-    """A numeric ``.npy`` array; its header is checked (dtype, shape, size) before any read."""
+def read_npy(path: str | os.PathLike, error: Error, max_elements: int,
+             text: bool = False) -> np.ndarray:
+    """A numeric ``.npy`` array (or, with ``text``, an array of strings); its header is
+    checked (dtype, shape, size) before any read."""
     with open_regular(path, error) as f:
-        return _read_npy_stream(f, str(path), error, max_elements, os.fstat(f.fileno()).st_size)
+        return _read_npy_stream(f, str(path), error, max_elements,
+                                os.fstat(f.fileno()).st_size, text)
 
 
-def read_npz(path: str | os.PathLike, error: Error, max_elements: int) -> dict[str, np.ndarray]:
+def read_npz(path: str | os.PathLike, error: Error, max_elements: int,
+             text: bool = False) -> dict[str, np.ndarray]:
     """Every array of an ``.npz`` archive, each checked as :func:`read_npy` checks one."""
     name = str(path)
     with open_regular(path, error) as f:
@@ -266,7 +270,7 @@ def read_npz(path: str | os.PathLike, error: Error, max_elements: int) -> dict[s
                 try:
                     with archive.open(info) as member:
                         array = _read_npy_stream(member, f"{name}: {info.filename}", error,
-                                                 max_elements - total, info.file_size)
+                                                 max_elements - total, info.file_size, text)
                 except (zipfile.BadZipFile, OSError, EOFError) as e:
                     raise error(f"{name} is damaged ({first_line(e)}).") from None
                 total += array.size
@@ -274,7 +278,8 @@ def read_npz(path: str | os.PathLike, error: Error, max_elements: int) -> dict[s
     return arrays
 
 
-def _read_npy_stream(f, name: str, error: Error, max_elements: int, size: int) -> np.ndarray:
+def _read_npy_stream(f, name: str, error: Error, max_elements: int, size: int,
+                     text: bool = False) -> np.ndarray:
     import numpy as np
 
     fmt = np.lib.format
@@ -288,7 +293,9 @@ def _read_npy_stream(f, name: str, error: Error, max_elements: int, size: int) -
             raise ValueError(f".npy format {version[0]}.{version[1]} (structured fields)")
     except (ValueError, OSError, EOFError, SyntaxError, TypeError) as e:
         raise error(f"{name} is damaged or not a .npy array ({first_line(e)}).") from None
-    if dtype.hasobject or not (np.issubdtype(dtype, np.number) or dtype == np.bool_):
+    plain = np.issubdtype(dtype, np.number) or dtype == np.bool_ or (
+        text and dtype.kind in "US")
+    if dtype.hasobject or not plain:
         raise error(f"{name} holds {dtype} values, not numbers; GAN Studio loads only numeric "
                     "arrays (never pickled Python objects).")
     if any(not isinstance(d, int) or d < 0 for d in shape):

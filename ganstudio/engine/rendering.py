@@ -7,47 +7,20 @@ file; exports write PNG, animated GIF and animated WebP with Pillow.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image, ImageDraw
 
 from ganstudio.engine.atomic import atomic_write_bytes
-from ganstudio.engine.checkpoint import LoadedGenerator
-from ganstudio.engine.images import make_grid, to_uint8
+from ganstudio.engine.images import make_grid
 
-RENDER_BATCH = 256
 SCATTER_SIZE = 420
 POINT_COLOURS = [
     (76, 154, 255), (255, 159, 67), (62, 207, 142), (255, 107, 107), (178, 141, 255),
     (247, 209, 84), (86, 204, 242), (240, 98, 146), (160, 174, 192), (129, 199, 132),
 ]
-
-
-def render_samples(
-    generator: LoadedGenerator,
-    z: torch.Tensor,
-    labels: torch.Tensor | None = None,
-    embedding: torch.Tensor | None = None,
-    progress: Callable[[float], None] | None = None,
-) -> np.ndarray:
-    """Image generators: (N, H, W, C) uint8. Point generators: (N, 2) float32 coordinates."""
-    outs = []
-    for start in range(0, z.shape[0], RENDER_BATCH):
-        sl = slice(start, start + RENDER_BATCH)
-        out = generator.generate(
-            z[sl], labels[sl] if labels is not None else None,
-            embedding[sl] if embedding is not None else None,
-        ).float()
-        if generator.kind == "images":
-            outs.append(to_uint8(out, generator.output_range or (-1.0, 1.0)))
-        else:
-            outs.append(out.numpy().astype(np.float32))
-        if progress is not None:
-            progress(min(1.0, (start + RENDER_BATCH) / z.shape[0]))
-    return np.concatenate(outs)
 
 
 def scatter(

@@ -371,13 +371,17 @@ class RunFolder:
         return path if path.is_file() else None
 
 
+SUPERSEDING = ("resume", "rollback")
+
+
 def resolve_history(records: list[dict]) -> list[dict]:
-    """Drop the records a resume superseded: after ``{"type": "resume", "step": N}`` every
-    earlier record of a step above N is gone."""
+    """Drop the records a resume or a NaN-guard rollback superseded: after
+    ``{"type": "resume", "step": N}`` every earlier record of a step above N is gone."""
     out: list[dict] = []
     for record in records:
-        if record["type"] == "resume":
-            out = [r for r in out if r["step"] <= record["step"]]
+        if record.get("type") in SUPERSEDING:
+            step = record.get("step", 0)
+            out = [r for r in out if r.get("step", 0) <= step]
         out.append(record)
     return out
 

@@ -37,8 +37,8 @@ from ganstudio.engine.checkpoint import (
     state_path_for,
     write_latest,
 )
-from ganstudio.engine.config import RunConfig, validate
-from ganstudio.engine.data import load_dataset
+from ganstudio.engine.config import RunConfig, check_hyper, validate
+from ganstudio.engine.data.batches import open_source
 from ganstudio.engine.devices import autocast_dtype, available_memory, describe, resolve_device
 from ganstudio.engine.errors import CheckpointError, ConfigError, DiskFullError
 from ganstudio.engine.events import (
@@ -49,6 +49,7 @@ from ganstudio.engine.events import (
     HyperEvent,
     Pause,
     Resume,
+    RollbackEvent,
     SamplesEvent,
     SaveNow,
     SetHyper,
@@ -58,8 +59,9 @@ from ganstudio.engine.events import (
     StepOnce,
     Stop,
 )
+from ganstudio.engine.generator import eval_mode
 from ganstudio.engine.images import from_uint8, make_grid, to_uint8
-from ganstudio.engine.metrics.modes import N_SAMPLES, mode_coverage
+from ganstudio.engine.metrics.registry import EvalContext, evaluations_for
 from ganstudio.engine.nets import (
     activation_elements,
     build_networks,
@@ -117,6 +119,11 @@ class Trainer:
         self.commands.put(SaveNow())
 
     def set_hyper(self, lr_g=None, lr_d=None, d_steps=None) -> None:
+        """Change learning rates or d_steps from the next step; a ConfigError, raised here on
+        the caller's side, says what is wrong with a value (the run goes on untouched)."""
+        found = check_hyper(lr_g, lr_d, d_steps)
+        if found:
+            raise ConfigError("; ".join(str(p) for p in found))
         self.commands.put(SetHyper(lr_g, lr_d, d_steps))
 
     # --- set-up -----------------------------------------------------------------------------
@@ -128,8 +135,14 @@ class Trainer:
         self.device = distributed.start(self.world, resolve_device(cfg.train.device))
         if not self.world.leader:
             self.run_dir = None  # rank 0 alone writes the run folder
-        self.data = load_dataset(cfg.data.name, cfg.data.seed, cfg.data.path)
-        info = self.info = self.data.info
+        # One generator on the device draws data indices, noise and penalty mixes; each rank
+        # draws its own batches.
+        self.rng = torch.Generator(self.device).manual_seed(
+            cfg.train.seed + 1 + 1_000_003 * self.world.rank)
+        self.source = open_source(cfg.data.name, cfg.data.seed, cfg.data.path, self.device,
+                                  self.rng)
+        self.data = self.source.dataset  # the set in memory, for the 2-D views and modes
+        info = self.info = self.source.info
         _check_cost(cfg, info, self.device)
         self.G, self.D = build_networks(cfg.model, info, cfg.loss.name)
         self.G.to(self.device)
@@ -154,22 +167,15 @@ class Trainer:
         self.params_d = [p for p in self.D.parameters() if p.requires_grad]
         self.conditional = bool(cfg.model.conditional)
 
-        # The dataset lives on the device; batches are drawn by index, no loader processes.
-        self.x_data = self.data.x.to(self.device)
-        self.y_data = self.data.y.to(self.device) if self.data.y is not None else None
         self.output_range = self.G.output_range
-        # One generator on the device draws data indices, noise and penalty mixes; each rank
-        # draws its own batches.
-        self.rng = torch.Generator(self.device).manual_seed(
-            cfg.train.seed + 1 + 1_000_003 * self.world.rank)
         self._make_fixed_noise()
         self.view_extent = _extent(self.data.x) if not self.info.is_image else None
+        self._evaluations = evaluations_for(cfg.train.evals, self.source)
         self.elapsed = 0.0
         self.step = 0
         if self.resume_path is not None:
             self._load_state(self.resume_path)
         self._good = self._copy_state()
-        self._good_step = self.step
 
     def _make_fixed_noise(self) -> None:
         """The noise (and labels) behind every progress snapshot, fixed for the whole run."""
@@ -215,6 +221,7 @@ class Trainer:
             status = "stopped"  # nothing is wrong with the run: it resumes once there is room
             raise DiskFullError(self._disk_full_message(e)) from None
         finally:
+            self.source.close()
             if writer is not None:
                 writer.close(status)
             distributed.stop(self.world)
@@ -287,14 +294,17 @@ class Trainer:
         """One G update after ``d_steps`` D updates, as in the PyTorch DCGAN example."""
         G, D, name = self.G, self.D, self.config.loss.name
         batch = self.config.train.batch_size
-        r1_gamma, r1_every = self.config.loss.r1_gamma, self.config.loss.r1_every
+        r1_gamma = self.config.loss.r1_gamma
         for d_step in range(self.d_steps):
             real, labels = self._real_batch(batch)
             z = torch.randn(batch, G.z_dim, generator=self.rng, device=self.device)
+            last = d_step == self.d_steps - 1
 
-            # (1) update D: maximise log D(x) + log(1 - D(G(z))) (or the chosen loss's form)
-            with self._autocast():
+            # (1) update D: maximise log D(x) + log(1 - D(G(z))) (or the chosen loss's form).
+            # Only the last D step's fakes feed the G update; the others need no graph.
+            with self._autocast(), torch.set_grad_enabled(last):
                 fake = G(z, labels)
+            with self._autocast():
                 real_logits = D(real, labels).float()
                 fake_logits = D(fake.detach(), labels).float()
             loss_d = losses.d_loss(name, real_logits, fake_logits)
@@ -302,9 +312,8 @@ class Trainer:
             if name == "wgan-gp":
                 penalty = losses.gradient_penalty(critic, real, fake.detach().float(), self.rng)
                 loss_d = loss_d + self.config.loss.gp_lambda * penalty
-            if r1_gamma > 0 and d_step == 0 and self.step % r1_every == 0:
-                r1 = losses.r1_penalty(critic, real)
-                loss_d = loss_d + 0.5 * r1_gamma * r1_every * r1
+            if r1_gamma > 0 and d_step == 0 and self.step % self.config.loss.r1_every == 0:
+                loss_d = loss_d + self._r1_weight() * losses.r1_penalty(critic, real)
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             if self.world.distributed:
@@ -312,12 +321,17 @@ class Trainer:
             grad_d = _grad_norm(self.params_d)
             self.opt_d.step()
 
-        # (2) update G: maximise log D(G(z)) (the non-saturating form by default)
-        with self._autocast():
-            fake_logits_g = D(fake, labels).float()
-        loss_g = losses.g_loss(name, fake_logits_g)
-        self.opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
+        # (2) update G: maximise log D(G(z)) (the non-saturating form by default). D's
+        # parameters are left out of this backward pass: their gradients would be thrown away.
+        D.requires_grad_(False)
+        try:
+            with self._autocast():
+                fake_logits_g = D(fake, labels).float()
+            loss_g = losses.g_loss(name, fake_logits_g)
+            self.opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+        finally:
+            D.requires_grad_(True)
         if self.world.distributed:
             distributed.average_gradients(self.params_g, self.world)
         grad_g = _grad_norm(self.params_g)
@@ -333,14 +347,23 @@ class Trainer:
             grad_g, grad_d,
         ]))
 
+    def _r1_weight(self) -> float:
+        """The R1 term's weight when it is applied: γ/2, times the D updates it stands for.
+
+        R1 is applied on the first of the ``d_steps`` D updates of every ``r1_every``-th
+        step (lazy regularisation, StyleGAN2), so one application stands in for
+        ``r1_every · d_steps`` updates; weighting it by that count keeps the penalty per D
+        update at γ/2 whatever ``d_steps`` is.
+        """
+        loss = self.config.loss
+        return 0.5 * loss.r1_gamma * loss.r1_every * self.d_steps
+
     def _real_batch(self, batch: int):
-        idx = torch.randint(len(self.x_data), (batch,), generator=self.rng, device=self.device)
-        x = self.x_data[idx]
+        x, y = self.source.next_batch(batch)
         if self.output_range is not None:
             x = from_uint8(x, self.output_range)
             x = x.contiguous(memory_format=self.memory_format)
-        y = self.y_data[idx] if self.conditional else None
-        return x, y
+        return x, (y if self.conditional else None)
 
     def _autocast(self):
         if self.amp_dtype is None:
@@ -382,26 +405,36 @@ class Trainer:
             warning = self._divergence.update(first + i, d_real, d_fake)
             if warning:
                 yield AlertEvent(first + i, "warning", "divergence", warning)
-        if self.step - self._good_step >= GUARD_EVERY and self._state_is_finite():
-            self._good, self._good_step = self._copy_state(), self.step
+        if self.step - self._good["step"] >= GUARD_EVERY and self._state_is_finite():
+            self._good = self._copy_state()
 
     def _recover(self, bad_step: int) -> Iterator:
-        """Stop updating, put back the last good weights, pause, and say so."""
+        """Stop updating, go back to the last good state, pause, and say so.
+
+        Everything that produced the weights goes back with them (step, optimisers, RNG
+        states, the data position), and the run folder records the rollback, so that its
+        history after this is the history of these weights.
+        """
+        self._pending.clear()
         self._restore_state(self._good)
         self.paused, self._allowed = True, 0
+        yield RollbackEvent(self.step, bad_step)
         yield AlertEvent(
             bad_step, "error", "nonfinite",
-            f"The loss became NaN or infinite at step {bad_step}. Training is paused and the "
-            f"weights from step {self._good_step} are restored. Lower the learning rates "
-            "(or switch to a more stable loss), then resume.",
+            f"The loss became NaN or infinite at step {bad_step}. Training is paused and "
+            f"rolled back to step {self.step}, the last good weights. Lower the learning "
+            "rates (or switch to a more stable loss), then resume.",
         )
         yield StatusEvent(self.step, "paused")
 
     def _copy_state(self) -> dict:
         state = {
+            "step": self.step, "elapsed": self.elapsed,
             "G": _clone(self.G.state_dict()), "D": _clone(self.D.state_dict()),
             "opt_g": copy.deepcopy(self.opt_g.state_dict()),
             "opt_d": copy.deepcopy(self.opt_d.state_dict()),
+            "rng_torch": torch.get_rng_state(), "rng_run": self.rng.get_state(),
+            "data": copy.deepcopy(self.source.state_dict()),
         }
         if self.G_ema is not None:
             state["G_ema"] = _clone(self.G_ema.state_dict())
@@ -416,6 +449,11 @@ class Trainer:
         self._set_lr(*lrs)  # keep any learning rate the user set since
         if self.G_ema is not None:
             self.G_ema.load_state_dict(state["G_ema"])
+        torch.set_rng_state(state["rng_torch"])
+        self.rng.set_state(state["rng_run"])
+        self.source.load_state_dict(state["data"])
+        self.step, self.elapsed = state["step"], state["elapsed"]
+        self._rate = _RateMeter(self.step)
 
     def _state_is_finite(self) -> bool:
         tensors = [t for t in self.G.state_dict().values() if t.is_floating_point()]
@@ -424,14 +462,8 @@ class Trainer:
 
     @torch.no_grad()
     def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        sampler = self.sampler
-        was_training = sampler.training
-        sampler.eval()
-        try:
-            with self._autocast():
-                return sampler(z, labels).float()
-        finally:
-            sampler.train(was_training)
+        with eval_mode(self.sampler) as sampler, self._autocast():
+            return sampler(z, labels).float()
 
     def _snapshot(self) -> SamplesEvent:
         out = self.generate(self.fixed_z, self.fixed_y)
@@ -453,26 +485,24 @@ class Trainer:
         xs = torch.linspace(x0, x1, FIELD_SIZE, device=self.device)
         ys = torch.linspace(y1, y0, FIELD_SIZE, device=self.device)  # top row first
         grid = torch.stack(torch.meshgrid(ys, xs, indexing="ij")[::-1], dim=-1).reshape(-1, 2)
-        was_training = self.D.training
-        self.D.eval()
-        try:
-            logits = self.D(grid).float()
-        finally:
-            self.D.train(was_training)
+        with eval_mode(self.D) as D:
+            logits = D(grid).float()
         out = losses.d_output(self.config.loss.name, logits)
         return out.reshape(FIELD_SIZE, FIELD_SIZE).cpu().numpy().astype(np.float32)
 
     def _evaluate(self) -> Iterator:
-        if self.data.modes is None or not self.config.train.eval_every:
+        if not self.config.train.eval_every:
             return
-        # Its own seeded noise, so evaluating never changes the training trajectory.
-        g = torch.Generator().manual_seed(self.config.train.seed * 1_000_003 + self.step)
-        z = torch.randn(N_SAMPLES, self.G.z_dim, generator=g).to(self.device)
-        labels = None
-        if self.conditional:
-            labels = (torch.arange(N_SAMPLES) % len(self.info.classes)).to(self.device)
-        samples = self.generate(z, labels)
-        yield EvalEvent(self.step, mode_coverage(samples, self.data.modes, self.data.mode_std))
+        context = EvalContext(
+            step=self.step,
+            # its own seeded noise, so evaluating never changes the training trajectory
+            seed=self.config.train.seed * 1_000_003 + self.step,
+            device=self.device, info=self.info, data=self.source, generate=self.generate,
+            z_dim=self.G.z_dim,
+            classes=self.info.classes if self.conditional else (),
+        )
+        for evaluation in self._evaluations:
+            yield EvalEvent(self.step, evaluation.run(context), name=evaluation.name)
 
     # --- commands ---------------------------------------------------------------------------
 
@@ -509,14 +539,15 @@ class Trainer:
             yield from self._checkpoint()
         elif isinstance(command, SetHyper):
             yield from self._report()
+            found = check_hyper(command.lr_g, command.lr_d, command.d_steps)
+            if found:  # a command never ends a run: say why it was not applied
+                yield AlertEvent(self.step, "warning", "hyper",
+                                 "A live change was not applied: "
+                                 + "; ".join(str(p) for p in found) + ".")
+                return
             lr_g = command.lr_g if command.lr_g is not None else self.opt_g.param_groups[0]["lr"]
             lr_d = command.lr_d if command.lr_d is not None else self.opt_d.param_groups[0]["lr"]
-            for value, what in ((lr_g, "lr_g"), (lr_d, "lr_d")):
-                if not (isinstance(value, (int, float)) and 0 < value <= 1):
-                    raise ValueError(f"{what} must be above 0 and at most 1, not {value!r}")
             if command.d_steps is not None:
-                if not isinstance(command.d_steps, int) or not 1 <= command.d_steps <= 100:
-                    raise ValueError(f"d_steps must be 1 to 100, not {command.d_steps!r}")
                 self.d_steps = command.d_steps
             self._set_lr(lr_g, lr_d)
             yield HyperEvent(self.step, lr_g, lr_d, self.d_steps)
@@ -573,6 +604,7 @@ class Trainer:
             "optim_d": self.opt_d.state_dict(),
             "rng_torch": torch.get_rng_state(),
             "rng_run": self.rng.get_state(),
+            "data": self.source.state_dict(),
         }
         if self.device.type == "cuda":
             state["rng_cuda"] = torch.cuda.get_rng_state(self.device)
@@ -622,6 +654,8 @@ class Trainer:
         except RuntimeError as e:
             raise CheckpointError(f"{state_file}: the training state's random-number generator "
                                   f"state is damaged ({str(e).splitlines()[0]}).") from None
+        if "data" in state:
+            self.source.load_state_dict(state["data"])
         if self.world.distributed:  # rank 0's saved stream would give every rank its batches
             self.rng.manual_seed(self.config.train.seed + 1 + 1_000_003 * self.world.rank
                                  + int(state["step"]))

@@ -1,14 +1,13 @@
 """ExplorerSession: one generator opened for latent exploration, and everything drawn of it.
 
 The session holds the explorer's state (seed, truncation, classes, the selected sample and
-its edits, keyframes, the latent plane) and turns every change into a render request for its
-RenderWorker. Views connect to its signals and only draw what they are given.
+its edits, keyframes, the latent plane) and turns every change into a frozen render request
+(:mod:`ganstudio.engine.explore`) for its RenderWorker. A job reads only its request, never
+this object. Views connect to its signals and only draw what they are given.
 """
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,24 +17,17 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from ganstudio.app.controllers import explorer_options as options
 from ganstudio.app.render_worker import RenderResult, RenderWorker
-from ganstudio.engine import latent
-from ganstudio.engine.checkpoint import LoadedGenerator
+from ganstudio.engine import explore, latent
 from ganstudio.engine.errors import GanStudioError
-from ganstudio.engine.images import make_grid
-from ganstudio.engine.readers import read_bytes, read_json, read_npy
-from ganstudio.engine.rendering import extent_of, render_samples, scatter, strip
+from ganstudio.engine.generator import Generator, RenderOptions
+from ganstudio.engine.readers import read_bytes
 
-BACKGROUND_POINTS = 2000  # 2-D generators: the cloud every 2-D picture is drawn over
-POINT_RADIUS, SELECTED_RADIUS = 4, 7
-LATENT_FORMAT = "ganstudio.latents"
-EXPORT_SIZE = 256  # exported samples are enlarged (crisply) to about this many pixels
 FOLLOW_MS = 1000
-MAX_LATENT_VALUES = 2**24  # in a latents file (keyframes are a few hundred numbers each)
 
 
 @dataclass
 class Keyframe:
-    z: torch.Tensor
+    latent: torch.Tensor  # in the generator's edited space
     label: int | None
     name: str
 
@@ -53,7 +45,7 @@ class Edits:
 
 
 class ExplorerSession(QObject):
-    generator_changed = Signal(object)  # LoadedGenerator
+    generator_changed = Signal(object)  # Generator
     grid_ready = Signal(object)  # dict: image, nrow, n, row_labels
     selected_ready = Signal(object)  # dict: image, caption
     strip_ready = Signal(object)  # dict: image, frames (list of images)
@@ -66,11 +58,12 @@ class ExplorerSession(QObject):
     selection_changed = Signal(int)
     rendered = Signal(str, float)  # kind, seconds: every finished render (for benchmarks)
 
-    def __init__(self, generator: LoadedGenerator, follow: Path | None = None,
+    def __init__(self, generator: Generator, follow: Path | None = None,
                  parent: QObject | None = None):
         super().__init__(parent)
         self.generator = generator
-        self.worker = RenderWorker(("selected", "grid", "strip", "plane", "nearest"), self)
+        self.worker = RenderWorker(
+            ("backdrop", "selected", "grid", "strip", "plane", "nearest"), self)
         self.worker.finished.connect(self._on_result)
         self._stamps: dict[str, int] = {}
         self.seed = 0
@@ -80,20 +73,22 @@ class ExplorerSession(QObject):
         self.labels: torch.Tensor | None = None
         self.selected = 0
         self.edits = Edits()
-        self.directions: dict[str, torch.Tensor] = {}  # name → unit vector in z
+        self.directions: dict[str, torch.Tensor] = {}  # name → unit vector in latent space
         self.explained: dict[str, float] = {}
+        self._class_directions: dict[int | None, tuple[dict, dict]] = {}
+        self._directions_for: int | None = None  # the class the PCs belong to
         self.arithmetic: dict[str, torch.Tensor | None] = {"A": None, "B": None, "C": None}
         self.keyframes: list[Keyframe] = []
-        self.method = "slerp"
+        self.method = "slerp" if generator.latent_space == "z" else "lerp"
         self.frames = 16
         self.plane_axes: tuple[str | None, str | None] = (None, None)
         self.plane_extent = 3.0
         self.plane_size = 7
         self.nearest_k = 8
-        self._training_images: torch.Tensor | None = None
-        self._dataset_note = ""
-        self._background: np.ndarray | None = None
-        self._extent: tuple[float, float, float, float] | None = None
+        self._training_data: explore.TrainingData | None = None
+        self._backdrop: explore.Backdrop | None = None
+        self._backdrop_psi: float | None = None
+        self._grid_points: np.ndarray | None = None
         self._pca_running = False
         self._follow = follow
         self._follow_stamp: str | None = None
@@ -101,6 +96,7 @@ class ExplorerSession(QObject):
         self._follow_timer.setInterval(FOLLOW_MS)
         self._follow_timer.timeout.connect(self._check_follow)
         self._reset_latents()
+        self._directions_for = self._direction_class()
         if follow is not None:
             self._follow_stamp = _latest_stamp(follow)
 
@@ -114,16 +110,20 @@ class ExplorerSession(QObject):
     def points(self) -> bool:
         return self.generator.kind == "points"
 
-    def set_generator(self, generator: LoadedGenerator) -> None:
+    def set_generator(self, generator: Generator) -> None:
         """Swap in new weights of the same network (a live run's newer checkpoint)."""
         same = generator.z_dim == self.generator.z_dim and \
             generator.classes == self.generator.classes
         self.generator = generator
-        self._background = None
-        if not same:
+        self._backdrop, self._training_data = None, None
+        if same:
+            self.latents = generator.to_latent(self.z, self.labels)
+        else:
             self.directions.clear()
+            self._class_directions.clear()
             self.keyframes.clear()
             self._reset_latents()
+            self._directions_for = self._direction_class()
         self.generator_changed.emit(generator)
         self.render_all()
 
@@ -159,15 +159,17 @@ class ExplorerSession(QObject):
     # --- the grid -------------------------------------------------------------------------
 
     def _reset_latents(self) -> None:
-        self.latents = latent.sample_latents(self.grid_size, self.generator.z_dim, self.seed)
+        n = self.grid_size
         if self.generator.conditional:
             if self.single_class is None:
-                self.labels = torch.arange(self.grid_size) % len(self.classes)
+                self.labels = torch.arange(n) % len(self.classes)
             else:
-                self.labels = torch.full((self.grid_size,), self.single_class)
+                self.labels = torch.full((n,), self.single_class)
         else:
             self.labels = None
-        self.selected = min(self.selected, self.grid_size - 1)
+        self.z = self.generator.sample_z(n, self.seed)
+        self.latents = self.generator.to_latent(self.z, self.labels)
+        self.selected = min(self.selected, n - 1)
 
     def set_seed(self, seed: int) -> None:
         self.seed = int(seed)
@@ -185,13 +187,13 @@ class ExplorerSession(QObject):
 
     def set_truncation(self, psi: float) -> None:
         self.psi = float(psi)
-        self._background = None
         self.render_all()
 
     def set_single_class(self, index: int | None) -> None:
         """One class for the whole grid (an index), or a class per sample (None)."""
         self.single_class = index
         self._reset_latents()
+        self._follow_selected_class()
         self.render_all()
 
     def set_sample_class(self, index: int, label: int) -> None:
@@ -200,6 +202,7 @@ class ExplorerSession(QObject):
         self.labels[index] = label
         self.render_grid()
         if index == self.selected:
+            self._follow_selected_class()
             self.render_selected()
 
     def select(self, index: int) -> None:
@@ -208,6 +211,7 @@ class ExplorerSession(QObject):
         self.selected = index
         self.edits = Edits()
         self.selection_changed.emit(index)
+        self._follow_selected_class()
         self.render_grid()
         self.render_selected()
         self.render_plane()
@@ -215,16 +219,17 @@ class ExplorerSession(QObject):
 
     def select_nearest_point(self, x: float, y: float, size: int) -> None:
         """2-D generators: select the grid sample drawn nearest to pixel (x, y)."""
-        if self._extent is None:
+        if self._backdrop is None or self._grid_points is None:
             return
-        outputs = render_samples(self.generator, self._truncated(self.latents), self.labels)
-        x0, x1, y0, y1 = self._extent
-        px = (outputs[:, 0] - x0) / (x1 - x0) * (size - 1)
-        py = (y1 - outputs[:, 1]) / (y1 - y0) * (size - 1)
-        self.select(int(np.argmin((px - x) ** 2 + (py - y) ** 2)))
+        pixels = self._backdrop.to_pixels(self._grid_points, size)
+        self.select(int(np.argmin((pixels[:, 0] - x) ** 2 + (pixels[:, 1] - y) ** 2)))
 
-    def _truncated(self, z: torch.Tensor) -> torch.Tensor:
-        return latent.truncate(z, torch.zeros(z.shape[-1]), self.psi)
+    def _truncated(self, latents: torch.Tensor) -> torch.Tensor:
+        return self.generator.truncate(latents, self.psi)
+
+    def _request(self, latents: torch.Tensor, labels: torch.Tensor | None) -> explore.Request:
+        return explore.frozen(self.generator, latents, labels, RenderOptions(psi=self.psi),
+                              self._backdrop)
 
     # --- the selected sample and its edits ------------------------------------------------
 
@@ -242,48 +247,65 @@ class ExplorerSession(QObject):
 
     def selected_latent(self) -> torch.Tensor:
         """The selected sample's latent with the direction edits applied."""
-        z = self._truncated(self.latents[self.selected])
+        w = self._truncated(self.latents[self.selected])
         for name, amount in self.edits.amounts.items():
             if amount and name in self.directions:
-                z = z + amount * self.directions[name]
-        return z
+                w = w + amount * self.directions[name]
+        return w
 
     def selected_label(self) -> int | None:
         return int(self.labels[self.selected]) if self.labels is not None else None
 
-    def _selected_embedding(self) -> torch.Tensor | None:
-        table = self.generator.class_embeddings()
-        e = self.edits
-        if table is None or e.morph_target is None or not e.morph_amount:
+    def selected_labels(self) -> torch.Tensor | None:
+        """The selected sample's label as the network takes it: a class vector that mixes in
+        the morph target, or the class index."""
+        label = self.selected_label()
+        if label is None:
             return None
-        source = self.selected_label()
-        step = latent.class_directions(table, source)[e.morph_target]
-        return (table[source] + e.morph_amount * step)[None]
+        e = self.edits
+        if e.morph_target is None or not e.morph_amount or not self.generator.can_mix_classes():
+            return torch.tensor([label])
+        vectors = self.generator.class_vectors(torch.tensor([label, e.morph_target]))
+        return latent.lerp(vectors[0], vectors[1], e.morph_amount)[None]
 
     # --- directions -----------------------------------------------------------------------
 
+    def _direction_class(self) -> int | None:
+        """Conditional generators get principal directions per class (as GANSpace does for
+        BigGAN): the PCA of a mix of classes is dominated by what changes between them."""
+        return self.selected_label()
+
+    def _follow_selected_class(self) -> None:
+        wanted = self._direction_class()
+        if wanted == self._directions_for:
+            return
+        cached = self._class_directions.get(wanted)
+        self._directions_for = wanted
+        self._swap_principal_directions(*(cached or ({}, {})))
+        if cached is None:
+            self.compute_directions()
+
+    def _swap_principal_directions(self, vectors: dict, explained: dict) -> None:
+        for name in [n for n in self.directions if n.startswith("PC")]:
+            del self.directions[name]
+            self.explained.pop(name, None)
+        self.directions.update(vectors)
+        self.explained.update(explained)
+        self.directions_changed.emit()
+
     def compute_directions(self) -> None:
-        """GANSpace directions, off the UI thread; ``directions_changed`` follows."""
+        """GANSpace directions (of the selected class), off the UI thread."""
         from ganstudio.app.background import run_in_background
 
-        n_samples, k = options.PCA_SAMPLES, options.PCA_COMPONENTS
         if self._pca_running:
             return
         self._pca_running = True
-        generator = self.generator
-        labels_for = None
-        if generator.conditional:
-            classes = len(self.classes)
-
-            def labels_for(z):
-                return torch.arange(z.shape[0]) % classes
-
-        def features(z):
-            return generator.features(z, labels_for(z) if labels_for else None)
+        generator, klass = self.generator, self._direction_class()
+        n_samples, k = options.PCA_SAMPLES, options.PCA_COMPONENTS
 
         def job():
-            return latent.pca_directions(features, generator.z_dim, n_samples, k,
-                                         progress=self._pca_progress)
+            return klass, explore.ganspace(generator, n_samples, k, klass,
+                                           progress=self._pca_progress)
 
         run_in_background(job, on_done=self._on_directions, owner=self)
 
@@ -300,15 +322,17 @@ class ExplorerSession(QObject):
         if isinstance(result, JobFailed):
             self.render_failed.emit("directions", f"Directions failed: {result.message}")
             return
-        for name in [n for n in self.directions if n.startswith("PC")]:
-            del self.directions[name]
-        for i, (vector, share) in enumerate(zip(result.vectors, result.explained), start=1):
-            self.directions[f"PC{i}"] = vector
-            self.explained[f"PC{i}"] = float(share)
-        if self.plane_axes == (None, None) and len(result.vectors) >= 2:
-            self.plane_axes = ("PC1", "PC2")
-        self.directions_changed.emit()
-        self.render_plane()
+        klass, found = result
+        vectors = {f"PC{i}": v for i, v in enumerate(found.vectors, start=1)}
+        explained = {f"PC{i}": float(s) for i, s in enumerate(found.explained, start=1)}
+        self._class_directions[klass] = (vectors, explained)
+        if klass == self._directions_for:
+            self._swap_principal_directions(vectors, explained)
+            if self.plane_axes == (None, None) and len(vectors) >= 2:
+                self.plane_axes = ("PC1", "PC2")
+            self.render_plane()
+        elif self._directions_for not in self._class_directions:
+            self.compute_directions()  # the selection moved to another class meanwhile
 
     def set_arithmetic(self, slot: str) -> None:
         """Put the selected (edited) latent into slot A, B or C of A − B + C."""
@@ -322,10 +346,15 @@ class ExplorerSession(QObject):
         a, b, c = (self.arithmetic[k] for k in "ABC")
         if a is None or b is None or c is None:
             return
-        self.latents[self.selected] = latent.arithmetic(a, b, c) / max(self.psi, 1e-6)
+        self._place_selected(latent.arithmetic(a, b, c))
         self.edits = Edits()
         self.render_grid()
         self.render_selected()
+
+    def _place_selected(self, edited: torch.Tensor) -> None:
+        """Make the selected cell show ``edited`` (a truncated latent) at the current ψ."""
+        mean = self.generator.mean_latent()
+        self.latents[self.selected] = mean + (edited - mean) / max(self.psi, 1e-6)
 
     def add_difference_direction(self) -> str | None:
         """A − B as a named direction, usable on any sample (unit length, like the others)."""
@@ -353,10 +382,12 @@ class ExplorerSession(QObject):
         self.render_strip()
 
     def add_keyframe_seed(self, seed: int, label: int | None = None) -> None:
-        z = self._truncated(latent.sample_latents(1, self.generator.z_dim, seed)[0])
         if self.generator.conditional and label is None:
             label = self.single_class if self.single_class is not None else 0
-        self.keyframes.append(Keyframe(z, label, f"seed {seed}"))
+        labels = torch.tensor([label]) if label is not None else None
+        z = self.generator.sample_z(1, seed)
+        w = self._truncated(self.generator.to_latent(z, labels))[0]
+        self.keyframes.append(Keyframe(w, label, f"seed {seed}"))
         self.keyframes_changed.emit()
         self.render_strip()
 
@@ -380,7 +411,7 @@ class ExplorerSession(QObject):
 
     def path(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The interpolation's latents and labels (each frame takes its segment's start label)."""
-        keys = torch.stack([k.z for k in self.keyframes])
+        keys = explore.stacked([k.latent for k in self.keyframes])
         z = latent.interpolate(keys, self.frames, self.method)
         labels = None
         if self.generator.conditional:
@@ -423,11 +454,22 @@ class ExplorerSession(QObject):
     # --- rendering ------------------------------------------------------------------------
 
     def render_all(self) -> None:
+        if self.points and not self._backdrop_ready():
+            return  # every 2-D picture is drawn over the cloud: that comes first
         self.render_grid()
         self.render_selected()
         self.render_strip()
         self.render_plane()
         self.render_nearest()
+
+    def _backdrop_ready(self) -> bool:
+        """2-D generators: is the cloud of samples at this ψ drawn? If not, ask for it."""
+        if self._backdrop is not None and self._backdrop_psi == self.psi:
+            return True
+        generator, psi = self.generator, self.psi
+        extent = self._backdrop.extent if self._backdrop is not None else None
+        self._submit("backdrop", lambda: (psi, explore.make_backdrop(generator, psi, extent)))
+        return False
 
     def _submit(self, kind: str, job) -> None:
         stamp = self._stamps.get(kind, 0) + 1
@@ -439,54 +481,34 @@ class ExplorerSession(QObject):
             return  # a newer request of this kind has overtaken it
         self.rendered.emit(result.kind, result.seconds)
         if result.error is not None:
-            self.render_failed.emit(result.kind, result.error)
+            self.render_failed.emit("grid" if result.kind == "backdrop" else result.kind,
+                                    result.error)
             return
+        if result.kind == "backdrop":
+            self._backdrop_psi, self._backdrop = result.value
+            self.render_all()
+            return
+        if result.kind == "grid":
+            self._grid_points = result.value.pop("outputs", None)
         signal = {"grid": self.grid_ready, "selected": self.selected_ready,
                   "strip": self.strip_ready, "plane": self.plane_ready,
                   "nearest": self.nearest_ready}[result.kind]
         signal.emit(result.value)
 
     def render_grid(self) -> None:
-        z, labels, selected = self._truncated(self.latents), self._label_copy(), self.selected
-        n = self.grid_size
-        nrow = math.ceil(math.sqrt(n))
-        row_labels = None
-
-        def job():
-            outputs = render_samples(self.generator, z, labels)
-            if not self.points:
-                return {"image": make_grid(outputs, nrow), "nrow": nrow, "n": n,
-                        "row_labels": row_labels}
-            marks = [(outputs, (76, 154, 255), POINT_RADIUS),
-                     (outputs[selected : selected + 1], (255, 159, 67), SELECTED_RADIUS)]
-            return {"image": self._scatter(marks=marks), "nrow": 1, "n": 1, "points": True}
-
-        self._submit("grid", job)
-
-    def _label_copy(self) -> torch.Tensor | None:
-        return self.labels.clone() if self.labels is not None else None
+        request = self._request(self._truncated(self.latents), self.labels)
+        selected = self.selected
+        self._submit("grid", lambda: explore.grid_picture(request, selected))
 
     def render_selected(self) -> None:
-        z = self.selected_latent()[None]
-        label = self.selected_label()
-        labels = torch.tensor([label]) if label is not None else None
-        embedding = self._selected_embedding()
-        caption = self._caption(label)
-        original = self._truncated(self.latents[self.selected])[None]
-
-        def job():
-            out = render_samples(self.generator, z, labels, embedding)
-            if not self.points:
-                return {"image": out[0], "caption": caption}
-            before = render_samples(self.generator, original, labels)
-            marks = [(before, (160, 174, 192), SELECTED_RADIUS), (out, (255, 159, 67),
-                                                                  SELECTED_RADIUS)]
-            return {"image": self._scatter(marks=marks,
-                                           lines=[(np.concatenate([before, out]),
-                                                   (255, 159, 67))]),
-                    "caption": caption}
-
-        self._submit("selected", job)
+        labels = self.selected_labels()
+        request = self._request(self.selected_latent()[None], labels)
+        original = None
+        if self.points:
+            original = self._request(self._truncated(self.latents[self.selected])[None],
+                                     labels)
+        caption = self._caption(self.selected_label())
+        self._submit("selected", lambda: explore.selected_picture(request, original, caption))
 
     def _caption(self, label: int | None) -> str:
         parts = [f"seed {self.seed}", f"sample {self.selected}"]
@@ -506,19 +528,8 @@ class ExplorerSession(QObject):
             self.strip_ready.emit({"image": None, "frames": [],
                                    "message": "Add two or more keyframes to interpolate."})
             return
-        z, labels = self.path()
-
-        def job():
-            outputs = render_samples(self.generator, z, labels)
-            if not self.points:
-                return {"image": strip(outputs), "frames": list(outputs)}
-            frames = [self._scatter(marks=[(outputs[i : i + 1], (255, 159, 67),
-                                            SELECTED_RADIUS)],
-                                    lines=[(outputs, (76, 154, 255))])
-                      for i in range(len(outputs))]
-            return {"image": frames[-1], "frames": frames}
-
-        self._submit("strip", job)
+        request = self._request(*self.path())
+        self._submit("strip", lambda: explore.strip_picture(request))
 
     def render_plane(self) -> None:
         x_axis, y_axis = self.plane_axes
@@ -527,126 +538,68 @@ class ExplorerSession(QObject):
                                    if self._pca_running else
                                    "Choose two directions to span the plane."})
             return
-        size, extent = self.plane_size, self.plane_extent
-        z = latent.plane(self.selected_latent(), self.directions[x_axis],
-                         self.directions[y_axis], extent, size)
+        size = self.plane_size
+        latents = latent.plane(self.selected_latent(), self.directions[x_axis],
+                               self.directions[y_axis], self.plane_extent, size)
         label = self.selected_label()
         labels = torch.full((size * size,), label) if label is not None else None
-
-        def job():
-            outputs = render_samples(self.generator, z, labels)
-            if not self.points:
-                return {"image": make_grid(outputs, size), "nrow": size, "n": size * size}
-            grid = outputs.reshape(size, size, 2)
-            lines = [(grid[r], (76, 154, 255)) for r in range(size)]
-            lines += [(grid[:, c], (76, 154, 255)) for c in range(size)]
-            centre = grid[size // 2, size // 2][None]
-            return {"image": self._scatter(marks=[(outputs, (76, 154, 255), 3),
-                                                  (centre, (255, 159, 67), SELECTED_RADIUS)],
-                                           lines=lines), "nrow": 1, "n": 1}
-
-        self._submit("plane", job)
+        request = self._request(latents, labels)
+        self._submit("plane", lambda: explore.plane_picture(request, size))
 
     def render_nearest(self) -> None:
         ok, why = self.nearest_available()
         if not ok:
             self.nearest_ready.emit({"image": None, "message": why})
             return
-        z = self.selected_latent()[None]
-        label = self.selected_label()
-        labels = torch.tensor([label]) if label is not None else None
-        embedding = self._selected_embedding()
-        k = self.nearest_k
-
-        def job():
-            from ganstudio.engine.metrics.nearest import nearest_images
-
-            sample = render_samples(self.generator, z, labels, embedding)
-            data = self._training_data()
-            if self.points:
-                d = np.sqrt(((data - sample[0]) ** 2).sum(axis=1))
-                idx = np.argsort(d)[:k]
-                image = self._scatter(marks=[(data[idx], (62, 207, 142), 5),
-                                             (sample, (255, 159, 67), SELECTED_RADIUS)])
-                return {"image": image, "distances": d[idx].tolist(), "n": 1}
-            idx, dist = nearest_images(sample[0], data, k)
-            images = data[torch.from_numpy(idx)].permute(0, 2, 3, 1).numpy()
-            row = np.concatenate([sample, images])
-            return {"image": strip(np.ascontiguousarray(row)), "distances": dist.tolist(),
-                    "n": len(row)}
-
-        self._submit("nearest", job)
-
-    def _training_data(self):
-        """The generator's training set (built or read from the cache on first use)."""
-        if self._training_images is None:
-            from ganstudio.engine.data import load_dataset
-
+        if self._training_data is None:
             seed = (self.generator.meta or {}).get("config", {}).get("data", {}).get("seed", 0)
-            data = load_dataset(self.generator.dataset, seed=seed)
-            self._training_images = data.x.numpy() if self.points else data.x
-        return self._training_images
-
-    def _scatter(self, marks=(), lines=()) -> np.ndarray:
-        """A 2-D picture over this generator's cloud of samples (made once per truncation)."""
-        if self._background is None:
-            z = self._truncated(latent.sample_latents(BACKGROUND_POINTS, self.generator.z_dim,
-                                                      12345))
-            labels = None
-            if self.generator.conditional:
-                labels = torch.arange(BACKGROUND_POINTS) % len(self.classes)
-            self._background = render_samples(self.generator, z, labels)
-            if self._extent is None:
-                self._extent = extent_of(self._background)
-        return scatter(self._background, self._extent, marks=marks, lines=lines)
+            self._training_data = explore.TrainingData(self.generator.dataset, seed,
+                                                       self.points)
+        request = self._request(self.selected_latent()[None], self.selected_labels())
+        data, k = self._training_data, self.nearest_k
+        self._submit("nearest", lambda: explore.nearest_picture(request, data, k))
 
     # --- saving and loading latents -------------------------------------------------------
 
-    def save_latents(self, path: str | Path, which: str = "selected") -> Path:
-        """Save the selected latent or the keyframes as JSON (with labels) or .npy."""
-        path = Path(path)
+    def latents_to_save(self, which: str = "selected") -> explore.Latents:
+        """The selected latent or the keyframes, ready for :func:`explore.save_latents`."""
+        space = self.generator.latent_space
         if which == "keyframes":
             if not self.keyframes:
                 raise GanStudioError("There are no keyframes to save.")
-            z = torch.stack([k.z for k in self.keyframes])
-            labels = [k.label for k in self.keyframes]
-            names = [k.name for k in self.keyframes]
-        else:
-            z = self.selected_latent()[None]
-            labels, names = [self.selected_label()], [self._caption(self.selected_label())]
-        from ganstudio.engine.atomic import atomic_write_bytes, atomic_write_json
+            return explore.Latents(
+                explore.stacked([k.latent for k in self.keyframes]), space,
+                [k.label for k in self.keyframes], [k.name for k in self.keyframes],
+                {"method": self.method, "frames": self.frames})
+        return explore.Latents(self.selected_latent()[None], space, [self.selected_label()],
+                               [self._caption(self.selected_label())])
 
-        if path.suffix.lower() == ".npy":
-            import io
-
-            buffer = io.BytesIO()
-            np.save(buffer, z.numpy().astype(np.float32), allow_pickle=False)
-            return atomic_write_bytes(path, buffer.getvalue(), replace=True)
-        return atomic_write_json(path, {
-            "format": LATENT_FORMAT, "format_version": 1, "kind": which,
-            "z_dim": self.generator.z_dim, "generator": str(self.generator.path),
-            "latents": z.tolist(), "labels": labels, "names": names,
-            "method": self.method, "frames": self.frames,
-        }, replace=True)
+    def save_latents(self, path: str | Path, which: str = "selected") -> Path:
+        return explore.save_latents(path, self.latents_to_save(which), self.generator)
 
     def load_latents(self, path: str | Path) -> int:
-        """Read latents (JSON or .npy) as keyframes; one latent also becomes the selection."""
-        z, labels, names, extra = read_latents(path, self.generator.z_dim)
-        if self.generator.conditional:
-            labels = [0 if lab is None else int(lab) % len(self.classes) for lab in labels]
-        else:
-            labels = [None] * len(z)
-        self.keyframes = [Keyframe(z[i], labels[i], names[i]) for i in range(len(z))]
-        self.method = extra.get("method", self.method)
-        self.frames = int(extra.get("frames", self.frames))
-        if len(z) == 1:
-            self.latents[self.selected] = z[0] / max(self.psi, 1e-6)
+        """Read latents (JSON, .npz or .npy) as keyframes; see :meth:`apply_latents`."""
+        return self.apply_latents(explore.read_latents(path, self.generator))
+
+    def apply_latents(self, loaded: explore.Latents) -> int:
+        """Latents read from a file become the keyframes; one latent also the selection."""
+        latents = loaded.latents
+        if loaded.space != self.generator.latent_space:  # z read for a W-space generator
+            latents = self._truncated(self.generator.to_latent(latents))
+        labels = [0 if lab is None else lab for lab in loaded.labels] \
+            if self.generator.conditional else [None] * len(latents)
+        self.keyframes = [Keyframe(latents[i], labels[i], loaded.names[i])
+                          for i in range(len(latents))]
+        self.method = loaded.extra.get("method", self.method)
+        self.frames = int(loaded.extra.get("frames", self.frames))
+        if len(latents) == 1 and latents.dim() == 2:
+            self._place_selected(latents[0])
             if self.labels is not None:
                 self.labels[self.selected] = labels[0]
             self.edits = Edits()
         self.keyframes_changed.emit()
         self.render_all()
-        return len(z)
+        return len(latents)
 
     # --- exports --------------------------------------------------------------------------
 
@@ -656,102 +609,39 @@ class ExplorerSession(QObject):
 
         Kinds: ``image`` (the selected sample, enlarged crisply), ``grid``, ``strip`` (the
         interpolation as one row), ``animation`` (the interpolation as GIF/WebP) and ``walk``
-        (the selected sample moving along ``direction`` and back, as GIF/WebP).
+        (the selected sample moving along ``direction`` and back, as GIF/WebP). The job holds
+        a frozen request, so the explorer may change while it runs.
         """
-        from ganstudio.engine.images import save_png
-        from ganstudio.engine.rendering import save_animation, upscale
-
         path = Path(path)
         if kind in ("strip", "animation") and len(self.keyframes) < 2:
             raise GanStudioError("Add two or more keyframes to export an interpolation.")
         if kind == "walk" and direction not in self.directions:
             raise GanStudioError("Choose a direction to walk along (directions are still "
                                  "being computed, or none is selected).")
-        z_sel, label = self.selected_latent(), self.selected_label()
-        embedding = self._selected_embedding()
-        grid_z, grid_labels = self._truncated(self.latents), self._label_copy()
-        path_z, path_labels = self.path() if len(self.keyframes) >= 2 else (None, None)
-        walk_z = None
-        if kind == "walk":
-            walk_z = latent.walk(z_sel, self.directions[direction], options.WALK_FRAMES,
-                                 options.WALK_EXTENT)
-
-        def frames_of(z, labels, progress):
-            outputs = render_samples(self.generator, z, labels, progress=progress)
-            if not self.points:
-                return [upscale(o, _enlargement(o)) for o in outputs]
-            return [self._scatter(marks=[(outputs[i : i + 1], (255, 159, 67),
-                                          SELECTED_RADIUS)],
-                                  lines=[(outputs, (76, 154, 255))])
-                    for i in range(len(outputs))]
-
-        def job(progress):  # the save dialog asked before replacing a file
-            if kind == "image":
-                labels = torch.tensor([label]) if label is not None else None
-                out = render_samples(self.generator, z_sel[None], labels, embedding)
-                if self.points:
-                    image = self._scatter(marks=[(out, (255, 159, 67), SELECTED_RADIUS)])
-                else:
-                    image = upscale(out[0], _enlargement(out[0]))
-                return save_png(path, image, replace=True)
-            if kind == "grid":
-                out = render_samples(self.generator, grid_z, grid_labels, progress=progress)
-                if self.points:
-                    return save_png(path, self._scatter(marks=[(out, (76, 154, 255),
-                                                                POINT_RADIUS)]), replace=True)
-                return save_png(path, make_grid(out, math.ceil(math.sqrt(len(out)))), replace=True)
+        if self.points and self._backdrop is None:
+            raise GanStudioError("The samples are still being drawn; export in a moment.")
+        if kind == "image":
+            request = self._request(self.selected_latent()[None], self.selected_labels())
+            return lambda progress: explore.export_image(path, request)
+        if kind == "grid":
+            request = self._request(self._truncated(self.latents), self.labels)
+            return lambda progress: explore.export_grid(path, request, progress)
+        if kind in ("strip", "animation"):
+            request = self._request(*self.path())
             if kind == "strip":
-                out = render_samples(self.generator, path_z, path_labels, progress=progress)
-                if self.points:
-                    return save_png(path, self._scatter(lines=[(out, (76, 154, 255))]),
-                                    replace=True)
-                return save_png(path, strip(out), replace=True)
-            labels = path_labels if kind == "animation" else (
-                torch.full((options.WALK_FRAMES,), label) if label is not None else None)
-            z = path_z if kind == "animation" else walk_z
-            frames = frames_of(z, labels, lambda f: progress(0.9 * f))
-            result = save_animation(path, frames, fps=fps, bounce=kind == "walk", replace=True)
-            progress(1.0)
-            return result
-
-        return job
+                return lambda progress: explore.export_strip(path, request, progress)
+            return lambda progress: explore.export_animation(path, request, fps, False,
+                                                             progress)
+        walk = latent.walk(self.selected_latent(), self.directions[direction],
+                           options.WALK_FRAMES, options.WALK_EXTENT)
+        label = self.selected_label()
+        labels = torch.full((options.WALK_FRAMES,), label) if label is not None else None
+        request = self._request(walk, labels)
+        return lambda progress: explore.export_animation(path, request, fps, True, progress)
 
     def close(self) -> None:
         self._follow_timer.stop()
         self.worker.shutdown()
-
-
-def _enlargement(image: np.ndarray) -> int:
-    return max(1, EXPORT_SIZE // max(image.shape[:2]))
-
-
-def read_latents(path: str | Path, z_dim: int):
-    """(latents (n, z_dim), labels, names, extra settings) from a .json or .npy file."""
-    path = Path(path)
-    try:
-        if path.suffix.lower() == ".npy":
-            array = read_npy(path, GanStudioError, MAX_LATENT_VALUES)
-            labels, names, extra = [None] * len(np.atleast_2d(array)), None, {}
-        else:
-            data = read_json(path, GanStudioError)
-            if not isinstance(data, dict) or data.get("format") != LATENT_FORMAT:
-                raise GanStudioError(f"{path.name} is not a GAN Studio latents file.")
-            array = np.asarray(data["latents"], dtype=np.float32)
-            labels = data.get("labels") or [None] * len(array)
-            names = data.get("names")
-            extra = {k: data[k] for k in ("method", "frames") if k in data}
-    except (OSError, ValueError, KeyError, json.JSONDecodeError) as e:
-        raise GanStudioError(f"Cannot read latents from {path.name}: {e}") from None
-    array = np.atleast_2d(np.asarray(array, dtype=np.float32))
-    if array.ndim != 2 or array.shape[1] != z_dim:
-        raise GanStudioError(
-            f"{path.name} holds latents of shape {tuple(array.shape)}, but this generator "
-            f"takes {z_dim} numbers per latent.")
-    if not np.isfinite(array).all():
-        raise GanStudioError(f"{path.name} has NaN or infinite values in its latents.")
-    z = torch.from_numpy(array.copy())
-    names = names or [f"{path.stem} {i}" for i in range(len(z))]
-    return z, list(labels)[: len(z)], list(names)[: len(z)], extra
 
 
 def _latest_stamp(path: Path | None) -> str | None:

@@ -95,6 +95,9 @@ class RunState(QObject):
         elif isinstance(event, ev.AlertEvent):
             self.alerts.append(event)
             self.alert_raised.emit(event)
+        elif isinstance(event, ev.RollbackEvent):
+            self.history.truncate_after(event.step)  # the restored weights' own history
+            self.steps_added.emit()
         elif isinstance(event, ev.StatusEvent):
             self.set_status(event.state)
         elif isinstance(event, ev.HyperEvent):

@@ -85,6 +85,14 @@ class TrainingSession(QObject):
         self.commands.put(ev.SaveNow())
 
     def set_hyper(self, lr_g=None, lr_d=None, d_steps=None) -> None:
+        """Change learning rates or d_steps live; a ConfigError says what is wrong with a
+        value, here, before anything reaches the trainer."""
+        from ganstudio.engine.config import check_hyper
+        from ganstudio.engine.errors import ConfigError
+
+        found = check_hyper(lr_g, lr_d, d_steps)
+        if found:
+            raise ConfigError("; ".join(str(p) for p in found))
         self.commands.put(ev.SetHyper(lr_g, lr_d, d_steps))
 
     def stop(self) -> None:

@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from ganstudio.app.controllers.explorer_session import ExplorerSession
 
 DIRECTION_RANGE = 5.0
+SOURCE_NAMES = {"ganstudio": "GAN Studio checkpoint", "pytorch-dcgan": "PyTorch DCGAN netG",
+                "torch-export": "torch.export program"}
 MORPH_RANGE = 1.5
 
 
@@ -405,13 +407,15 @@ class ExplorerPage(QWidget):
 
     def _describe(self, generator) -> None:
         self.title.setText(generator.path.name)
-        parts = [{"ganstudio": "GAN Studio checkpoint", "pytorch-dcgan": "PyTorch DCGAN netG",
-                  "torch-export": "torch.export program"}[generator.source]]
+        parts = [SOURCE_NAMES.get(generator.source, generator.source)]
         if generator.dataset:
             parts.append(f"trained on {generator.dataset}")
         if generator.step is not None:
             parts.append(f"step {generator.step:,}")
         parts.append(f"z {generator.z_dim}")
+        if generator.latent_space != "z":
+            parts.append(f"{generator.latent_space} {generator.latent_dim}"
+                         + (f" × {generator.num_ws} layers" if generator.num_ws > 1 else ""))
         if generator.kind == "images":
             c, h, w = generator.shape
             parts.append(f"{w}×{h} {'RGB' if c == 3 else 'grey'}")
@@ -425,7 +429,7 @@ class ExplorerPage(QWidget):
         for widget in (self.class_mode, self.class_mode_label, self.sample_class,
                        self.sample_class_label, self.morph_heading, self.morph_box):
             widget.setVisible(conditional)
-        self.morph_box.setEnabled(session.generator.class_embeddings() is not None)
+        self.morph_box.setEnabled(session.generator.can_mix_classes())
         if not conditional:
             return
         for combo in (self.class_mode, self.sample_class, self.morph_target):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,7 @@ from ganstudio.engine.config import (
     RunConfig,
     defaults_for,
     problems,
+    with_loss,
 )
 from ganstudio.engine.data import DATASETS
 from ganstudio.engine.nets import FAMILIES
@@ -224,8 +226,14 @@ class SetupPanel(QWidget):
 
         self.dataset.currentIndexChanged.connect(self._on_dataset_changed)
         self.family.currentIndexChanged.connect(self._on_family_changed)
-        for combo in (self.loss, self.optimizer, self.device):
+        for combo in (self.optimizer, self.device):
             combo.currentIndexChanged.connect(self._on_edited)
+        self.loss.currentIndexChanged.connect(self._on_loss_changed)
+        for name, signal in (("optim.name", self.optimizer.currentIndexChanged),
+                             ("optim.lr_g", self.lr_g.textEdited),
+                             ("optim.lr_d", self.lr_d.textEdited),
+                             ("optim.d_steps", self.d_steps.valueChanged)):
+            signal.connect(partial(self._mark_user_set, name))
         for check in (self.conditional, self.ema):
             check.toggled.connect(self._on_edited)
         for spin in (self.width, self.hidden, self.depth, self.z_dim, self.d_steps,
@@ -289,6 +297,7 @@ class SetupPanel(QWidget):
             if cfg.train.device in self._devices:
                 self.device.setCurrentText(cfg.train.device)
             self._hidden_settings = cfg  # everything the panel has no widget for
+            self._user_set: set[str] = set()  # optimiser settings the user changed since
         finally:
             self._loading = False
         self._update_visibility()
@@ -356,6 +365,19 @@ class SetupPanel(QWidget):
         if self._loading:
             return
         self.reset_to_defaults()
+
+    def _mark_user_set(self, name: str, *_) -> None:
+        if not self._loading:
+            self._user_set.add(name)
+
+    def _on_loss_changed(self) -> None:
+        """A loss comes with its paper's optimiser settings, except the ones the user set."""
+        if self._loading:
+            return
+        keep = set(self._user_set)
+        self.set_config(with_loss(self.config(), self.loss.currentText(), keep))
+        self._user_set = keep
+        self.config_changed.emit()
 
     def _on_family_changed(self) -> None:
         if self._loading:

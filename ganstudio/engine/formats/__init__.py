@@ -5,7 +5,7 @@ Each format is a module of this package with::
     NAME = "torch-export"
     DESCRIPTION = "generators exported with torch.export (.pt2)"
     def sniff(path: Path, head: bytes) -> bool    # by content, not by suffix; cheap; never raises
-    def load(path: Path) -> LoadedGenerator       # a CheckpointError when it cannot
+    def load(path: Path) -> Generator       # a CheckpointError when it cannot
 
 :func:`load_generator` stats the path first and opens only regular files and folders (a FIFO
 or a device could block forever or never end), reads the first bytes once, and asks each
@@ -27,7 +27,7 @@ from ganstudio.engine.errors import CheckpointError
 from ganstudio.engine.readers import describe_stat, open_regular, stat_path, zip_names
 
 if TYPE_CHECKING:
-    from ganstudio.engine.checkpoint import LoadedGenerator
+    from ganstudio.engine.generator import Generator
 
 # Asked in this order; the first whose sniff says yes loads the file.
 FORMAT_MODULES = ("native", "torch_export", "pytorch_dcgan")
@@ -77,7 +77,7 @@ def find_format(path: str | Path) -> ModuleType:
     )
 
 
-def load_generator(path: str | Path) -> LoadedGenerator:
+def load_generator(path: str | Path) -> Generator:
     """Open any supported generator file or folder; a CheckpointError says why one cannot be."""
     path = Path(path)
     return find_format(path).load(path)

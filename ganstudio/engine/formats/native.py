@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ganstudio.engine.checkpoint import LoadedGenerator
+    from ganstudio.engine.generator import Generator
 
 NAME = "ganstudio"
 DESCRIPTION = "GAN Studio checkpoints (.safetensors) and run folders"
@@ -25,7 +25,7 @@ def sniff(path: Path, head: bytes) -> bool:
     return len(head) >= 9 and head[8:9] == b"{" and struct.unpack("<Q", head[:8])[0] >= 2
 
 
-def load(path: Path) -> LoadedGenerator:
+def load(path: Path) -> Generator:
     from ganstudio.engine.checkpoint import load_native_generator
 
     return load_native_generator(path)

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import torch
 
-from ganstudio.engine.checkpoint import LoadedGenerator, safe_torch_load
+from ganstudio.engine.checkpoint import safe_torch_load
 from ganstudio.engine.errors import CheckpointError
+from ganstudio.engine.generator import Generator
 from ganstudio.engine.readers import zip_names
 
 NAME = "pytorch-dcgan"
@@ -32,7 +33,7 @@ def sniff(path: Path, head: bytes) -> bool:
     return any(n.rpartition("/")[2] == "data.pkl" for n in names)
 
 
-def load(path: Path) -> LoadedGenerator:
+def load(path: Path) -> Generator:
     from ganstudio.engine.nets.dcgan import DCGANGenerator
 
     obj = safe_torch_load(path)
@@ -66,7 +67,7 @@ def load(path: Path) -> LoadedGenerator:
             f"example's layout ({str(e).splitlines()[0]})."
         ) from None
     module.eval().requires_grad_(False)
-    return LoadedGenerator(
+    return Generator(
         module=module, path=path, source=NAME, z_dim=nz, kind="images",
         shape=(nc, module.size, module.size), output_range=(-1.0, 1.0),
         meta={"nz": nz, "ngf": int(channels[-1]), "nc": nc, "image_size": module.size},

@@ -26,8 +26,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from ganstudio.engine.checkpoint import LoadedGenerator, pickle_culprit
+from ganstudio.engine.checkpoint import pickle_culprit
 from ganstudio.engine.errors import CheckpointError, first_line
+from ganstudio.engine.generator import Generator
 from ganstudio.engine.readers import (
     check_zip,
     parse_json,
@@ -55,7 +56,7 @@ def sniff(path: Path, head: bytes) -> bool:
                for n in names)
 
 
-def load(path: Path) -> LoadedGenerator:
+def load(path: Path) -> Generator:
     data = read_bytes(path, CheckpointError, MAX_ARCHIVE_BYTES)
     check_archive(data, str(path))
     quiet = logging.getLogger("torch.export")
@@ -115,7 +116,7 @@ def load(path: Path) -> LoadedGenerator:
             f"{path} produces outputs of shape {tuple(out.shape)}; GAN Studio shows "
             "images (batch, 1 or 3, H, W) and 2-D points (batch, 2)."
         )
-    return LoadedGenerator(
+    return Generator(
         module=module, path=path, source="torch-export", z_dim=z_dim, kind=kind,
         shape=shape, output_range=output_range, classes=classes,
         meta={"batch": z_shape[0], "probe_min": float(out.min()), "probe_max": float(out.max())},

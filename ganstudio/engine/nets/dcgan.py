@@ -17,7 +17,13 @@ from torch import nn
 from ganstudio.engine.config import ModelConfig
 from ganstudio.engine.data import DatasetInfo
 from ganstudio.engine.nets import z_dim_of
-from ganstudio.engine.nets.layers import LabelEmbedding, Projection, check_labels, dcgan_init
+from ganstudio.engine.nets.layers import (
+    LabelEmbedding,
+    Projection,
+    check_labels,
+    conditioned,
+    dcgan_init,
+)
 
 # Per output size: the spatial size of the first feature map and the channel multipliers of
 # each hidden block (each block after the first doubles the size).
@@ -60,20 +66,14 @@ class DCGANGenerator(nn.Module):
         self.main = nn.Sequential(*layers)
         dcgan_init(self)
 
-    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None,
-                embedding: torch.Tensor | None = None) -> torch.Tensor:
-        return self.main(self._input(z, labels, embedding))
+    takes_class_vectors = True
 
-    def features(self, z: torch.Tensor, labels: torch.Tensor | None = None,
-                 embedding: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.main(conditioned(z, labels, self.condition)[:, :, None, None])
+
+    def features(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """The first block's activations: the early layer GANSpace takes its PCA of."""
-        return self.main[:3](self._input(z, labels, embedding))
-
-    def _input(self, z, labels, embedding) -> torch.Tensor:
-        check_labels(self.n_classes, labels, embedding)
-        if self.condition is not None:
-            z = self.condition(z, labels, embedding)
-        return z[:, :, None, None]
+        return self.main[:3](conditioned(z, labels, self.condition)[:, :, None, None])
 
 
 class DCGANDiscriminator(nn.Module):

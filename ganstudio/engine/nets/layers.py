@@ -19,16 +19,32 @@ class Maxout(nn.Module):
 
 
 class LabelEmbedding(nn.Module):
-    """Appends a learned class embedding to the latent: ``[z, embed(y)]``."""
+    """Appends a learned class embedding to the latent: ``[z, embed(y)]``.
+
+    Labels are class indices (n,) or class vectors (n, classes); a vector mixes the classes'
+    embeddings, which is what a class morph draws.
+    """
 
     def __init__(self, n_classes: int, dim: int):
         super().__init__()
         self.embed = nn.Embedding(n_classes, dim)
 
-    def forward(self, z: torch.Tensor, labels: torch.Tensor | None,
-                embedding: torch.Tensor | None = None) -> torch.Tensor:
-        """``embedding`` (n, dim), when given, replaces the labels' own: a class morph."""
-        return torch.cat([z, self.embed(labels) if embedding is None else embedding], dim=1)
+    def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        if labels.dim() == 2:
+            embedded = labels.to(self.embed.weight.dtype) @ self.embed.weight
+        else:
+            embedded = self.embed(labels)
+        return torch.cat([z, embedded], dim=1)
+
+
+def conditioned(z: torch.Tensor, labels: torch.Tensor | None,
+                condition: LabelEmbedding | None) -> torch.Tensor:
+    """A generator's input: z, with the class embedding appended when it is conditional."""
+    if condition is None:
+        return z
+    if labels is None:
+        raise ValueError("This is a class-conditional network: pass a class label per sample.")
+    return condition(z, labels)
 
 
 class Projection(nn.Module):
@@ -55,7 +71,6 @@ def dcgan_init(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-def check_labels(n_classes: int, labels: torch.Tensor | None,
-                 embedding: torch.Tensor | None = None) -> None:
-    if n_classes and labels is None and embedding is None:
+def check_labels(n_classes: int, labels: torch.Tensor | None) -> None:
+    if n_classes and labels is None:
         raise ValueError("This is a class-conditional network: pass a class label per sample.")

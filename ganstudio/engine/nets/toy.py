@@ -8,7 +8,7 @@ from torch import nn
 from ganstudio.engine.config import ModelConfig
 from ganstudio.engine.data import DatasetInfo
 from ganstudio.engine.nets import z_dim_of
-from ganstudio.engine.nets.layers import LabelEmbedding, Projection, check_labels
+from ganstudio.engine.nets.layers import LabelEmbedding, Projection, check_labels, conditioned
 
 
 def _mlp(in_features: int, hidden: int, depth: int, activation) -> list[nn.Module]:
@@ -26,20 +26,14 @@ class ToyGenerator(nn.Module):
         width_in = z_dim + (16 if n_classes else 0)
         self.main = nn.Sequential(*_mlp(width_in, hidden, depth, nn.ReLU), nn.Linear(hidden, out))
 
-    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None,
-                embedding: torch.Tensor | None = None) -> torch.Tensor:
-        return self.main(self._input(z, labels, embedding))
+    takes_class_vectors = True
 
-    def features(self, z: torch.Tensor, labels: torch.Tensor | None = None,
-                 embedding: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.main(conditioned(z, labels, self.condition))
+
+    def features(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """The first hidden layer's activations."""
-        return self.main[:2](self._input(z, labels, embedding))
-
-    def _input(self, z, labels, embedding) -> torch.Tensor:
-        check_labels(self.n_classes, labels, embedding)
-        if self.condition is not None:
-            z = self.condition(z, labels, embedding)
-        return z
+        return self.main[:2](conditioned(z, labels, self.condition))
 
 
 class ToyDiscriminator(nn.Module):
