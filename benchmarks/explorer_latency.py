@@ -29,7 +29,7 @@ from ganstudio.app.controllers.explorer_session import ExplorerSession
 from ganstudio.app.main import create_app
 from ganstudio.app.views.explorer_page import ExplorerPage
 from ganstudio.engine import explore, latent
-from ganstudio.engine.loaders import load_generator
+from ganstudio.engine.formats import load_generator
 from ganstudio.resources import pretrained_dir
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import signal
 import sys
 import time
@@ -19,6 +20,7 @@ from ganstudio import __version__
 EXIT_USAGE = 2
 MAX_SAMPLES = 4096
 MAX_TRUNCATION = 2.0
+MAX_NPY_ROW = 2**16  # values per row of a --z or --labels file (a latent or a class vector)
 EXIT_INTERRUPTED = 130
 
 
@@ -94,10 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="class index or name for every sample (conditional generators)")
     sample.add_argument("--truncation", type=float, default=1.0, metavar="PSI",
                         help="pull latents towards the mean of the generator's latent space "
-                        "(1: off, 0: the mean)")
+                        f"(0 to {MAX_TRUNCATION:g}; 1: off, 0: the mean)")
     sample.add_argument("--out", default=None,
-                        help="a .png grid or a .npy of raw samples "
-                        "(default: <checkpoint>_samples.png)")
+                        help="a .png grid or a .npy of raw samples; an existing file is replaced "
+                        "only with --force (default: <checkpoint>_samples.png, or -2, -3... if "
+                        "that exists)")
+    sample.add_argument("--force", action="store_true", help="replace the --out file if it exists")
 
     info = sub.add_parser("info", help="describe a checkpoint or run folder")
     info.add_argument("path", help="a checkpoint file or run folder")
@@ -152,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    from ganstudio.engine.errors import GanStudioError
+    from ganstudio.engine.errors import GanStudioError, printable
 
     parser = build_parser()
     try:
@@ -169,11 +173,11 @@ def main(argv: list[str] | None = None) -> int:
                    "eval": cmd_eval, "classifiers": cmd_classifiers}[args.command]
         return handler(args)
     except UsageError as e:
-        print(f"{e}", file=sys.stderr)
+        print(printable(f"{e}"), file=sys.stderr)
         return EXIT_USAGE
     except GanStudioError as e:
         text = " ".join(str(e).split())
-        print(f"ganstudio: error: {text}", file=sys.stderr)
+        print(printable(f"ganstudio: error: {text}"), file=sys.stderr)
         return EXIT_USAGE
 
 
@@ -192,7 +196,7 @@ def _cmd_explore(args) -> int:
     path = Path(args.checkpoint)
     if not path.exists():
         raise UsageError(f"ganstudio explore: {path} does not exist")
-    from ganstudio.engine.loaders import load_generator
+    from ganstudio.engine.formats import load_generator
 
     load_generator(path)  # a file that cannot be opened fails here, in one line
     from ganstudio.app.main import run_app
@@ -212,6 +216,9 @@ def train_config(args):
 
     dataset, data_file = args.dataset, args.data_file
     if dataset and Path(dataset).suffix.lower() in (".csv", ".npy", ".txt"):
+        if data_file:
+            raise UsageError(f"ganstudio train: --dataset {dataset} is a file already; drop "
+                             "--data-file")
         dataset, data_file = "points", dataset
     if dataset and dataset not in DATASETS:
         raise ConfigError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
@@ -231,6 +238,11 @@ def train_config(args):
     if dataset and dataset != cfg.data.name:
         cfg = _with_dataset(cfg, dataset)
     if data_file:
+        if cfg.data.name != "points":
+            raise UsageError(
+                f"ganstudio train: --data-file is the file of the points dataset, and this run "
+                f"trains on {cfg.data.name}; use --dataset points --data-file {data_file}"
+            )
         cfg.data.path = str(Path(data_file).resolve())
     if args.model and args.model != cfg.model.family:
         cfg.model.family, cfg.model.z_dim = args.model, None
@@ -239,6 +251,12 @@ def train_config(args):
             ("optim.name", args.optimizer), ("optim.lr_g", args.lr_g),
             ("optim.lr_d", args.lr_d), ("optim.d_steps", args.d_steps)) if value is not None}
         cfg = with_loss(cfg, args.loss, given)
+    if args.width is not None and cfg.model.family != "dcgan":
+        raise UsageError(
+            f"ganstudio train: --width sets the channels of dcgan, not of {cfg.model.family} "
+            "(gan2014 has the fixed layer sizes of the 2014 paper; toy is sized by model.hidden "
+            "and model.depth in a --config)"
+        )
     overrides = {
         "model.conditional": args.conditional, "model.width": args.width,
         "loss.name": args.loss, "loss.r1_gamma": args.r1, "optim.name": args.optimizer,
@@ -281,7 +299,11 @@ def _cmd_train(args) -> int:
                 f"{run_dir} already holds a run; pick a new --out folder, or add --resume "
                 f"{run_dir} to continue it."
             )
-        run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UsageError(f"ganstudio train: cannot make the run folder {run_dir} "
+                             f"({e.strerror or e})") from None
     elif args.resume:
         run_dir = _run_dir_of(Path(args.resume))
     else:
@@ -428,14 +450,22 @@ def _duration(seconds: float) -> str:
 def _cmd_sample(args) -> int:
     import numpy as np
 
+    from ganstudio.engine.atomic import check_writable
+    from ganstudio.engine.errors import printable
     from ganstudio.engine.explore import sample
+    from ganstudio.engine.formats import load_generator
     from ganstudio.engine.images import make_grid, render_points, save_png, to_uint8
-    from ganstudio.engine.loaders import load_generator
 
     psi = args.truncation
     if not math.isfinite(psi) or not 0 <= psi <= MAX_TRUNCATION:
         raise UsageError(f"ganstudio sample: --truncation must be a number from 0 to "
                          f"{MAX_TRUNCATION:g}, not {psi}")
+    if args.out is not None:
+        out_path = Path(args.out)
+        if out_path.is_file() and not out_path.is_symlink() and not args.force:
+            raise UsageError(f"ganstudio sample: {out_path} already exists; choose another "
+                             "--out, or add --force to replace it")
+        check_writable(out_path, replace=args.force)  # never a folder, a device or a link
     generator = load_generator(args.checkpoint)
     z = _latents_file(args.z, generator.z_dim) if args.z else None
     n = args.n if args.n is not None else (len(z) if z is not None else 64)
@@ -447,7 +477,7 @@ def _cmd_sample(args) -> int:
     if z is None:
         z = generator.sample_z(n, args.seed, psi)
     out = sample(generator, z, labels, psi)
-    path = Path(args.out) if args.out else Path(f"{generator.path.stem}_samples.png")
+    path = Path(args.out) if args.out else _free_name(Path(f"{generator.path.stem}_samples.png"))
     if path.suffix.lower() == ".npy":
         import io
 
@@ -455,13 +485,24 @@ def _cmd_sample(args) -> int:
 
         buffer = io.BytesIO()
         np.save(buffer, out.numpy().astype(np.float32), allow_pickle=False)
-        atomic_write_bytes(path, buffer.getvalue())
+        atomic_write_bytes(path, buffer.getvalue(), replace=args.force)
     elif generator.kind == "images":
-        save_png(path, make_grid(to_uint8(out, generator.output_range), round(n ** 0.5)))
+        save_png(path, make_grid(to_uint8(out, generator.output_range), round(n ** 0.5)),
+                 replace=args.force)
     else:
-        save_png(path, render_points(out.numpy(), size=512))
-    print(path)
+        save_png(path, render_points(out.numpy(), size=512), replace=args.force)
+    print(printable(str(path)))
     return 0
+
+
+def _free_name(path: Path) -> Path:
+    """``path``, or the first of ``NAME-2.png``, ``NAME-3.png``... that does not exist yet: the
+    default name never replaces a file, as a desktop app's "Save" does not."""
+    candidate, n = path, 1
+    while os.path.lexists(candidate):
+        n += 1
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+    return candidate
 
 
 def _latents_file(name: str, z_dim: int):
@@ -514,15 +555,11 @@ def _sample_labels(args, generator, n: int):
 
 
 def _npy(name: str, option: str):
-    import numpy as np
+    """A --z or --labels array; its header is checked before anything is read."""
+    from ganstudio.engine.errors import ConfigError
+    from ganstudio.engine.readers import read_npy
 
-    path = Path(name)
-    if not path.is_file():
-        raise UsageError(f"ganstudio sample: {option} {name} is not a file")
-    try:
-        return np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as e:
-        raise UsageError(f"ganstudio sample: {name} is not a readable .npy array ({e})") from None
+    return read_npy(Path(name), ConfigError, MAX_SAMPLES * MAX_NPY_ROW)
 
 
 def _class_index(klass: str, classes: tuple[str, ...]) -> int:
@@ -542,35 +579,41 @@ def describe_path(path: Path) -> dict:
     """What ``ganstudio info`` reports: the config, the step and parameter counts."""
     from ganstudio.engine.checkpoint import (
         read_generator_info,
-        read_safetensors,
+        read_safetensors_header,
+        resolve_checkpoint,
         state_path_for,
     )
-    from ganstudio.engine.errors import CheckpointError
+    from ganstudio.engine.formats import find_format
+    from ganstudio.engine.formats import native as native_format
     from ganstudio.engine.runs import RunFolder
 
-    if not path.exists():
+    if not os.path.lexists(path):
         raise UsageError(f"ganstudio info: {path} does not exist")
     out: dict = {"path": str(path)}
-    if path.is_dir():
+    if path.is_dir() and (path / "config.json").exists():
         run = RunFolder(path)
         meta = run.meta()
-        steps = [r["step"] for r in run.metrics() if r.get("type") == "step"]
+        steps = [r["step"] for r in run.metrics() if r["type"] == "step"]
         out.update(kind="run", status=run.status(), step=steps[-1] if steps else 0,
                    total_steps=run.config.train.steps, device=meta.get("device_name"),
                    params_g=meta.get("params_g"), params_d=meta.get("params_d"),
                    samples=len(run.samples()), config=run.config.to_dict())
-        latest = run.latest_checkpoint()
-        out["latest_checkpoint"] = str(latest) if latest else None
+        # a latest.json that is damaged or points out of the run is said here, not skipped
+        latest = resolve_checkpoint(path) if (path / "checkpoints" / "latest.json").exists() \
+            else None
+        out["latest_checkpoint"] = str(latest) if latest is not None and latest.is_file() \
+            else None
         return out
-    if path.suffix == ".safetensors":
+    fmt = find_format(path)
+    if fmt is native_format:
         info = read_generator_info(path)
         out.update(kind="checkpoint", step=info.step, family=info.meta.get("family"),
-                   dataset=info.meta.get("dataset", {}).get("name"), params_g=info.params)
+                   dataset=info.meta["dataset"]["name"], params_g=info.params)
         state_file = state_path_for(info.path)
         if state_file.is_file():
-            tensors, _ = read_safetensors(state_file)
+            shapes, _ = read_safetensors_header(state_file)
             out["params_d"] = sum(
-                t.numel() for k, t in tensors.items()
+                math.prod(shape) for k, shape in shapes.items()
                 if k.startswith("state.discriminator.") and not k.endswith(
                     ("running_mean", "running_var", "num_batches_tracked"))
             )
@@ -578,12 +621,7 @@ def describe_path(path: Path) -> dict:
             out["params_d"] = None
         out["config"] = info.meta.get("config")
         return out
-    from ganstudio.engine.loaders import load_generator
-
-    try:
-        generator = load_generator(path)
-    except CheckpointError:
-        raise
+    generator = fmt.load(path)
     out.update(kind="checkpoint", source=generator.source, z_dim=generator.z_dim,
                shape=list(generator.shape), params_g=sum(
                    p.numel() for p in generator.module.parameters()), params_d=None)
@@ -615,7 +653,9 @@ def _cmd_info(args) -> int:
                      f"(lr G {cfg['optim']['lr_g']:g}, D {cfg['optim']['lr_d']:g}, "
                      f"d_steps {cfg['optim']['d_steps']}), batch {cfg['train']['batch_size']}, "
                      f"EMA {'on' if cfg['train']['ema'] else 'off'}, seed {cfg['train']['seed']}")
-    print("\n".join(lines))
+    from ganstudio.engine.errors import printable
+
+    print(printable("\n".join(lines)))
     return 0
 
 

@@ -153,7 +153,7 @@ def _load_array(path: Path, option: str):
 def _eval_generator(args, metrics, stages) -> dict:
     from ganstudio.engine.data import get_info
     from ganstudio.engine.errors import ConfigError
-    from ganstudio.engine.loaders import load_generator
+    from ganstudio.engine.formats import load_generator
     from ganstudio.engine.metrics.evaluation import (
         check_image_generator,
         compute_metrics,

@@ -81,7 +81,13 @@ def test_welcome_open_checkpoint_action_uses_a_file_dialog(window, qtbot, monkey
 def test_opening_something_else_explains_what_can_be_opened(window, qtbot, tmp_path):
     stray = tmp_path / "notes.txt"
     stray.write_text("hello")
-    assert not window.open_path(stray)
+    window.open_path(stray)  # read off the UI thread: the loader tells files apart by content
+    qtbot.waitUntil(lambda: _visible_error() is not None, timeout=10_000)
+    box = _visible_error()
+    assert "notes.txt is not a generator file GAN Studio can open: it is text" in box.text()
+    assert "GAN Studio checkpoints (.safetensors)" in box.text()
+    box.close()
+    assert not window.open_path(tmp_path / "missing.safetensors")
     box = _visible_error()
     assert box is not None and "neither a GAN Studio run folder nor a checkpoint" in box.text()
     box.close()

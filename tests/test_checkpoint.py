@@ -17,7 +17,7 @@ from ganstudio.engine.checkpoint import (
     unflatten_state,
 )
 from ganstudio.engine.errors import CheckpointError
-from ganstudio.engine.loaders import load_generator
+from ganstudio.engine.formats import load_generator
 from ganstudio.engine.trainer import Trainer
 
 
@@ -76,7 +76,7 @@ def test_atomic_write_survives_a_crash_mid_write(finished_run, monkeypatch):
 
     monkeypatch.setattr(atomic.os, "replace", crash)
     with pytest.raises(OSError, match="power cut"):
-        atomic.atomic_write_bytes(path, b"half a new checkpoint")
+        atomic.atomic_write_bytes(path, b"half a new checkpoint", replace=True)
     assert path.read_bytes() == before
     assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
     assert load_native_generator(path).step == 12
@@ -91,7 +91,7 @@ def test_atomic_write_survives_a_crash_during_fsync(tmp_path, monkeypatch):
 
     monkeypatch.setattr(atomic.os, "fsync", crash)
     with pytest.raises(OSError):
-        atomic.atomic_write_json(path, {"good": False})
+        atomic.atomic_write_json(path, {"good": False}, replace=True)
     assert json.loads(path.read_text()) == {"good": True}
     assert os.listdir(tmp_path) == ["file.json"]
 

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -138,9 +139,77 @@ def test_ctrl_c_stops_cleanly_with_a_final_checkpoint(tmp_path):
     assert json.loads((run_dir / "run.json").read_text())["status"] == "stopped"
 
 
+def test_sample_out_never_replaces_a_file_by_surprise(tmp_path, monkeypatch, capsys):
+    from ganstudio.resources import pretrained_dir
+
+    monkeypatch.chdir(tmp_path)
+    checkpoint = str(pretrained_dir() / "ring8.safetensors")
+    mine = tmp_path / "mine.png"
+    mine.write_bytes(b"a picture I made")
+    code, _, err = _run(["sample", checkpoint, "--n", "4", "--out", str(mine)], capsys)
+    assert code == 2 and "mine.png already exists" in err and "--force" in err
+    assert mine.read_bytes() == b"a picture I made"
+    code, _, _ = _run(["sample", checkpoint, "--n", "4", "--out", str(mine), "--force"], capsys)
+    assert code == 0 and mine.read_bytes().startswith(b"\x89PNG")
+
+    link = tmp_path / "link.png"
+    link.symlink_to(mine)
+    for out, says in ((tmp_path, "is a folder; name a file inside it"),
+                      (link, "link.png is a symbolic link"),
+                      (Path("/dev/null"), "/dev/null is a character device")):
+        if not out.exists():
+            continue
+        code, _, err = _run(["sample", checkpoint, "--n", "4", "--out", str(out), "--force"],
+                            capsys)
+        assert code == 2 and says in err and len(err.strip().splitlines()) == 1
+    assert link.is_symlink() and not Path("/dev/null").is_file()
+
+    # the default name is never an existing file: NAME-2.png, NAME-3.png...
+    names = [_run(["sample", checkpoint, "--n", "4"], capsys)[1].strip() for _ in range(3)]
+    assert names == ["ring8_samples.png", "ring8_samples-2.png", "ring8_samples-3.png"]
+
+
+@pytest.mark.parametrize("psi", ["nan", "inf", "-5", "2.5"])
+def test_sample_refuses_a_truncation_out_of_range(psi, tmp_path, capsys):
+    from ganstudio.resources import pretrained_dir
+
+    code, _, err = _run(["sample", str(pretrained_dir() / "ring8.safetensors"),
+                         "--truncation", psi, "--out", str(tmp_path / "s.png")], capsys)
+    assert code == 2 and "--truncation must be a number from 0 to 2" in err
+    assert not (tmp_path / "s.png").exists()
+
+
+@pytest.mark.parametrize(("argv", "says"), [
+    (["--model", "gan2014", "--dataset", "digits", "--width", "2"],
+     "--width sets the channels of dcgan, not of gan2014"),
+    (["--dataset", "ring8", "--data-file", "points.npy"],
+     "--data-file is the file of the points dataset, and this run trains on ring8"),
+    (["--dataset", "points.csv", "--data-file", "other.csv"], "drop --data-file"),
+    (["--batch-size", "100000000"], "train.batch_size: must be a whole number from 2 to"),
+])
+def test_train_refuses_options_it_would_ignore_or_cannot_afford(argv, says, tmp_path,
+                                                                monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = _run(["train", *argv, "--steps", "1", "--quiet"], capsys)
+    assert code == 2 and says in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_batch_too_large_for_memory_is_refused_before_anything_is_allocated(
+        tmp_path, monkeypatch, capsys):
+    config = tmp_path / "wide.json"
+    config.write_text(json.dumps({"data": {"name": "ring8"}, "model": {
+        "family": "toy", "hidden": 4096, "depth": 8}, "train": {"batch_size": 1_000_000}}))
+    code, _, err = _run(["train", "--config", str(config), "--out", str(tmp_path / "run"),
+                         "--device", "cpu", "--quiet"], capsys)
+    assert code == 2 and "train.batch_size 1,000,000 needs about" in err
+    assert "the largest batch that fits is about" in err
+    assert not (tmp_path / "run" / "run.json").exists()
+
+
 def test_sample_from_given_latents_and_labels_writes_raw_arrays(tmp_path, capsys):
     """--z and --labels make samples exactly reproducible; --out x.npy keeps raw floats."""
-    from ganstudio.engine.loaders import load_generator
+    from ganstudio.engine.formats import load_generator
     from ganstudio.resources import pretrained_dir
 
     checkpoint = pretrained_dir() / "digits-conditional.safetensors"
@@ -162,7 +231,8 @@ def test_sample_from_given_latents_and_labels_writes_raw_arrays(tmp_path, capsys
     vectors[:, 3] = vectors[:, 8] = 0.5
     np.save(tmp_path / "mix.npy", vectors)
     assert main(["sample", str(checkpoint), "--z", str(tmp_path / "z.npy"), "--labels",
-                 str(tmp_path / "mix.npy"), "--truncation", "0.5", "--out", str(out)]) == 0
+                 str(tmp_path / "mix.npy"), "--truncation", "0.5", "--out", str(out),
+                 "--force"]) == 0
     mixed = generator.render(torch.from_numpy(z) * 0.5, torch.from_numpy(vectors))
     assert np.allclose(np.load(out, allow_pickle=False), mixed.numpy(), atol=1e-6)
 

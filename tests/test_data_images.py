@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
@@ -214,3 +216,34 @@ def test_an_empty_dataset_is_allowed_and_a_negative_size_is_refused(build):
     assert len(images) == len(labels) == 0
     with pytest.raises(ConfigError, match="-3"):
         build(-3, seed=0)
+
+
+def test_a_cache_of_the_right_length_but_the_wrong_form_is_rebuilt(tmp_path, monkeypatch):
+    from safetensors.torch import save
+
+    from ganstudio.engine.data import cache
+
+    monkeypatch.setattr(cache, "cache_dir", lambda: tmp_path)
+    built = []
+
+    def builder(n, seed):
+        built.append(n)
+        return torch.full((n, 1, 2, 2), 7, dtype=torch.uint8), torch.arange(n) % 3
+
+    x, y = cache.cached_images("test", 4, 0, builder, (1, 2, 2), 3)
+    assert built == [4] and x.shape == (4, 1, 2, 2)
+    assert cache.cached_images("test", 4, 0, builder, (1, 2, 2), 3)[0].equal(x)
+    assert built == [4]  # read back from the cache
+    path = next((tmp_path / "datasets").glob("test-*.safetensors"))
+    for images, labels in ((torch.zeros(4, 3, 2, 2, dtype=torch.uint8), y),  # wrong shape
+                           (torch.zeros(4, 1, 2, 2), y),  # wrong type
+                           (x, torch.full((4,), 9))):  # labels out of range
+        path.write_bytes(save({"images": images.contiguous(), "labels": labels.contiguous()}))
+        again, labels_again = cache.cached_images("test", 4, 0, builder, (1, 2, 2), 3)
+        assert again.equal(x) and labels_again.equal(y)
+    assert built == [4, 4, 4, 4]
+    orphan = tmp_path / "datasets" / ".test.safetensors.0123456789ab.tmp"
+    orphan.write_bytes(b"half")
+    os.utime(orphan, (0, 0))  # left by a process killed long ago
+    cache.cached_images("test", 4, 0, builder, (1, 2, 2), 3)
+    assert not orphan.exists()

@@ -410,7 +410,7 @@ def test_render_worker_delivers_previews_and_stops_a_superseded_job(qtbot):
 
 
 def test_the_layer_view_shows_a_layers_channels_and_their_statistics(runs):
-    from ganstudio.engine.loaders import load_generator
+    from ganstudio.engine.formats import load_generator
 
     generator = load_generator(_checkpoint(runs["digits"]))
     assert generator.layers == ("main.0", "main.3", "main.6")

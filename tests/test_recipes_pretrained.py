@@ -13,8 +13,8 @@ from ganstudio.engine import explore, latent, recipes
 from ganstudio.engine.checkpoint import META_KEY, load_native_generator
 from ganstudio.engine.config import RunConfig, problems
 from ganstudio.engine.events import DoneEvent
+from ganstudio.engine.formats import load_generator
 from ganstudio.engine.latent import sample_latents
-from ganstudio.engine.loaders import load_generator
 from ganstudio.resources import pretrained_dir
 
 NAMES = ("digits", "digits-conditional", "ring8", "shapes")

@@ -46,8 +46,8 @@ def test_tail_returns_only_complete_lines(tmp_path):
 
 def test_tail_skips_a_damaged_line(tmp_path):
     path = tmp_path / "metrics.jsonl"
-    path.write_text('{"step": 1}\n{garbage\n{"step": 2}\n')
-    assert MetricsTail(path).poll() == [{"step": 1}, {"step": 2}]
+    path.write_text('{"type": "eval", "step": 1}\n{garbage\n{"type": "eval", "step": 2}\n')
+    assert MetricsTail(path).poll() == [{"type": "eval", "step": 1}, {"type": "eval", "step": 2}]
 
 
 def test_resume_record_supersedes_later_steps():

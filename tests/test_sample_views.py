@@ -237,7 +237,7 @@ def test_an_unreadable_png_is_a_message_not_an_exception(grid_view, tmp_path):
     assert str(broken) in grid_view.canvas.message()
 
     grid_view.add_snapshot(200, path=tmp_path / "missing.png", nrow=4)
-    assert "No such file" in grid_view.canvas.message()
+    assert "missing.png does not exist" in grid_view.canvas.message()
 
     grid_view.add_snapshot(300, grid=_grids(1)[0], nrow=4)
     assert grid_view.canvas.message() is None

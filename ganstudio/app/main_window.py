@@ -41,6 +41,7 @@ from ganstudio.app.views.welcome_page import WelcomePage
 from ganstudio.engine.config import RunConfig, defaults_for
 from ganstudio.engine.errors import GanStudioError
 
+# What a drop accepts (the cursor says so); opening decides by content, not by suffix.
 CHECKPOINT_SUFFIXES = (".safetensors", ".pth", ".pt", ".pt2")
 CLOSE_WAIT_MS = 2000
 # The loss plots redraw at most 10 times a second, and less often when a redraw costs more
@@ -647,8 +648,8 @@ class MainWindow(QMainWindow):
             return self.open_run_folder(path)
         if path.is_dir() and RunFolder.is_run_dir(path.parent):
             return self.open_run_folder(path.parent)
-        if path.is_file() and path.suffix.lower() in CHECKPOINT_SUFFIXES:
-            return self.open_checkpoint(path)
+        if path.is_file() or path.is_dir():
+            return self.open_checkpoint(path)  # the loader tells formats apart by content
         show_error(self, "Cannot open this",
                    f"{path} is neither a GAN Studio run folder nor a checkpoint. Open a run "
                    "folder (it holds config.json and metrics.jsonl) or a checkpoint: "
@@ -710,7 +711,7 @@ class MainWindow(QMainWindow):
         return True
 
     def _on_generator(self, path: Path, follow: Path | None, live: bool, result) -> None:
-        from ganstudio.engine.loaders import SUPPORTED
+        from ganstudio.engine.formats import supported
 
         QApplication.restoreOverrideCursor()
         if isinstance(result, JobFailed):
@@ -718,7 +719,7 @@ class MainWindow(QMainWindow):
             reason = result.message if isinstance(result.error, GanStudioError) else \
                 f"{type(result.error).__name__}: {result.message}"
             show_error(self, "Cannot open the checkpoint",
-                       f"{reason}\n\nGAN Studio opens: {SUPPORTED}.",
+                       f"{reason}\n\nGAN Studio opens: {supported()}.",
                        None if isinstance(result.error, GanStudioError) else result.details)
             return
         from ganstudio.app.controllers.explorer_session import ExplorerSession
@@ -938,7 +939,7 @@ class MainWindow(QMainWindow):
         if path:
             from ganstudio.engine.images import save_png
 
-            save_png(path, image)
+            save_png(path, image, replace=True)  # the save dialog asked before replacing
             self.statusBar().showMessage(f"Saved {path}", 5000)
 
     # --- help ---------------------------------------------------------------------------
@@ -1004,7 +1005,7 @@ class ExportCancelled(Exception):
 
 
 def _load_generator(path: Path):
-    from ganstudio.engine.loaders import load_generator
+    from ganstudio.engine.formats import load_generator
 
     return load_generator(path)
 

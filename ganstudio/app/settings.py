@@ -44,7 +44,7 @@ class AppSettings:
         text = self.store.value("setup/config")
         try:
             return json.loads(text) if isinstance(text, str) else None
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # damaged by hand or by another version
             return None
 
     def save_setup(self, config: dict) -> None:

@@ -11,11 +11,22 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ganstudio.engine.errors import ConfigError
 
+if TYPE_CHECKING:
+    from ganstudio.engine.data import DatasetInfo
+
 FORMAT_VERSION = 1
+# Bounds on what one setting may ask for, so that no config can fill a machine before it
+# fails (the parameter count and the batch's memory are checked again when nets are built).
+MAX_Z_DIM = 4096
+MAX_HIDDEN = 8192
+MAX_DEPTH = 32
+MAX_SEED = 2**32 - 1
+MAX_BATCH_SIZE = 2**20
+MAX_STEPS = 10**9
 
 LOSSES = ("minimax", "nonsaturating", "lsgan", "hinge", "wgan-gp")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
@@ -92,7 +103,10 @@ class RunConfig:
         if not isinstance(d, dict):
             raise ConfigError(f"A run config must be a JSON object, not {type(d).__name__}.")
         version = d.get("format_version", FORMAT_VERSION)
-        if not isinstance(version, int) or version > FORMAT_VERSION:
+        if type(version) is not int or version < 1:
+            raise ConfigError(f"format_version {version!r} is invalid: a whole number from 1 "
+                              "is expected.")
+        if version > FORMAT_VERSION:
             raise ConfigError(
                 f"This config has format_version {version!r}; this GAN Studio reads up to "
                 f"{FORMAT_VERSION}. Upgrade GAN Studio to open it."
@@ -105,27 +119,17 @@ class RunConfig:
             )
         kwargs = {}
         for name, section_cls in _SECTIONS.items():
-            kwargs[name] = _section_from_dict(section_cls, name, d.get(name, {}))
+            kwargs[name] = section_from_dict(section_cls, name, d.get(name, {}))
         return cls(**kwargs)
 
     @classmethod
     def from_json_file(cls, path: str | Path) -> RunConfig:
-        path = Path(path)
+        """A config file, checked: a ConfigError names the file and every invalid setting."""
+        from ganstudio.engine.readers import read_json
+
+        raw = read_json(path, ConfigError)
         try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ConfigError(f"Config file {path} does not exist.") from None
-        except OSError as e:
-            raise ConfigError(f"Cannot read config file {path}: {e.strerror}.") from None
-        try:
-            raw = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ConfigError(
-                f"Config file {path} is not valid JSON "
-                f"(line {e.lineno}, column {e.colno}: {e.msg})."
-            ) from None
-        try:
-            return cls.from_dict(raw)
+            return validate(cls.from_dict(raw))
         except ConfigError as e:
             raise ConfigError(f"{path}: {e}") from None
 
@@ -147,16 +151,42 @@ _SECTIONS = {
 }
 
 
-def _section_from_dict(section_cls, section: str, values: Any):
+def section_from_dict(section_cls, section: str, values: Any):
     if not isinstance(values, dict):
         raise ConfigError(f"Config section {section!r} must be an object of settings.")
     fields = {f.name: f for f in dataclasses.fields(section_cls)}
-    unknown = sorted(set(values) - set(fields))
+    unknown = sorted(set(values) - set(fields), key=str)
     if unknown:
         raise ConfigError(
             f"Unknown setting {section}.{unknown[0]}; {section} has {', '.join(fields)}."
         )
+    for name, value in values.items():
+        _check_type(f"{section}.{name}", str(fields[name].type), value)
     return section_cls(**values)
+
+
+def _check_type(name: str, declared: str, value: Any) -> None:
+    """Refuse a value of the wrong JSON type: ``"no"`` for a switch, ``"64"`` for a number."""
+    if value is None and declared.endswith("| None"):
+        return
+    kind = declared.removesuffix(" | None")
+    if kind == "bool":
+        ok, expected = isinstance(value, bool), "true or false"
+    elif kind == "int":
+        ok, expected = type(value) is int, "a whole number"
+    elif kind == "float":
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        expected = "a number"
+    elif kind == "list[str]":
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        expected = "a list of names"
+    elif kind == "str":
+        ok, expected = isinstance(value, str), "a text string"
+    else:  # a kind of setting this check does not know yet: problems() judges it
+        return
+    if not ok:
+        shown = repr(value) if len(repr(value)) <= 40 else f"{repr(value)[:40]}…"
+        raise ConfigError(f"{name} must be {expected}, not {shown}.")
 
 
 @dataclass(frozen=True)
@@ -173,93 +203,121 @@ class Problem:
 def problems(cfg: RunConfig) -> list[Problem]:
     """Every invalid setting in ``cfg``, each with a reason; empty when the config can run."""
     from ganstudio.engine.data import DATASETS
+
+    found = _Findings()
+    data, model, loss, optim, train = cfg.data, cfg.model, cfg.loss, cfg.optim, cfg.train
+    info = DATASETS.get(data.name)
+    if info is None:
+        choices = ", ".join(DATASETS)
+        found.bad("data.name", f"unknown dataset {data.name!r}; choose one of {choices}")
+    elif data.name == "points" and not data.path:
+        found.bad("data.path", "the points dataset needs a .csv or .npy file of shape (N, 2)")
+    elif data.name != "points" and data.path:
+        found.bad("data.path", f"only the points dataset reads a file; {data.name} is built in")
+    found.bounded_int("data.seed", data.seed, 0, MAX_SEED)
+
+    found += check_model(model, info)
+
+    if loss.name not in LOSSES:
+        found.bad("loss.name", f"unknown loss {loss.name!r}; choose one of {', '.join(LOSSES)}")
+    if not isinstance(loss.r1_gamma, (int, float)) or not 0 <= loss.r1_gamma < 1e6:
+        found.bad("loss.r1_gamma",
+                  f"must be 0 (off) or a positive number, not {loss.r1_gamma!r}")
+    found.positive_float("loss.gp_lambda", loss.gp_lambda)
+    found.positive_int("loss.r1_every", loss.r1_every)
+
+    if optim.name not in OPTIMIZERS:
+        choices = ", ".join(OPTIMIZERS)
+        found.bad("optim.name", f"unknown optimiser {optim.name!r}; choose one of {choices}")
+    found += check_hyper(optim.lr_g, optim.lr_d, optim.d_steps)
+    if not isinstance(optim.beta1, (int, float)) or not 0 <= optim.beta1 < 1:
+        found.bad("optim.beta1", f"must be at least 0 and below 1, not {optim.beta1!r}")
+    if not isinstance(optim.beta2, (int, float)) or not 0 <= optim.beta2 < 1:
+        found.bad("optim.beta2", f"must be at least 0 and below 1, not {optim.beta2!r}")
+
+    found.bounded_int("train.steps", train.steps, 1, MAX_STEPS)
+    found.bounded_int("train.batch_size", train.batch_size, 2, MAX_BATCH_SIZE)
+    found.bounded_int("train.seed", train.seed, 0, MAX_SEED)
+    if train.device not in DEVICES:
+        choices = ", ".join(DEVICES)
+        found.bad("train.device", f"unknown device {train.device!r}; choose one of {choices}")
+    if not isinstance(train.ema, bool):
+        found.bad("train.ema", f"must be true or false, not {train.ema!r}")
+    if not isinstance(train.ema_decay, (int, float)) or not 0 < train.ema_decay < 1:
+        found.bad("train.ema_decay", f"must be between 0 and 1, not {train.ema_decay!r}")
+    found.positive_int("train.sample_every", train.sample_every)
+    found.positive_int("train.eval_every", train.eval_every, 0)
+    found.positive_int("train.checkpoint_every", train.checkpoint_every, 0)
+    if train.evals is not None:
+        from ganstudio.engine.metrics.registry import EVALUATIONS
+
+        if not isinstance(train.evals, list) or not all(isinstance(n, str) for n in train.evals):
+            found.bad("train.evals", f"must be a list of evaluation names, not {train.evals!r}")
+        else:
+            for name in train.evals:
+                if name not in EVALUATIONS:
+                    found.bad("train.evals", f"unknown evaluation {name!r}; choose from "
+                              f"{', '.join(EVALUATIONS)}")
+    found.positive_int("train.grid_size", train.grid_size)
+    if isinstance(train.grid_size, int) and train.grid_size > 1024:
+        found.bad("train.grid_size", f"must be at most 1024, not {train.grid_size}")
+    return found
+
+
+def check_model(model: ModelConfig, info: DatasetInfo | None) -> list[Problem]:
+    """What is wrong with a model section, for a dataset described by ``info`` (None when the
+    dataset is unknown); used for configs and for the metadata of checkpoints."""
     from ganstudio.engine.nets import FAMILIES
 
-    out: list[Problem] = []
+    found = _Findings()
+    family = FAMILIES.get(model.family)
+    if family is None:
+        choices = ", ".join(FAMILIES)
+        found.bad("model.family", f"unknown model {model.family!r}; choose one of {choices}")
+    elif info is not None:
+        if info.kind not in family.kinds:
+            found.bad("model.family",
+                      f"{model.family} does not train on {info.kind} like {info.name}")
+        elif family.image_sizes and info.shape[-1] not in family.image_sizes:
+            sizes = ", ".join(str(s) for s in family.image_sizes)
+            found.bad("model.family",
+                      f"{model.family} builds {sizes} px images, not {info.shape[-1]} px")
+        if model.conditional and not family.conditional:
+            found.bad("model.conditional", f"{model.family} has no class-conditional variant")
+        elif model.conditional and not info.classes:
+            found.bad("model.conditional", f"{info.name} has no class labels to condition on")
+    if model.z_dim is not None:
+        found.bounded_int("model.z_dim", model.z_dim, 1, MAX_Z_DIM)
+    found.bounded_int("model.hidden", model.hidden, 1, MAX_HIDDEN)
+    found.bounded_int("model.depth", model.depth, 1, MAX_DEPTH)
+    found.positive_float("model.width", model.width, 8.0)
+    if not isinstance(model.conditional, bool):
+        found.bad("model.conditional", f"must be true or false, not {model.conditional!r}")
+    return found
 
-    def bad(name: str, message: str) -> None:
-        out.append(Problem(name, message))
 
-    def positive_int(name: str, value: Any, minimum: int = 1) -> None:
-        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-            bad(name, f"must be a whole number of at least {minimum}, not {value!r}")
+class _Findings(list):
+    """Problems found so far, and the checks that add to them."""
 
-    def positive_float(name: str, value: Any, upper: float = math.inf) -> None:
+    def bad(self, name: str, message: str) -> None:
+        self.append(Problem(name, message))
+
+    def positive_int(self, name: str, value: Any, minimum: int = 1) -> None:
+        if type(value) is not int or value < minimum:
+            self.bad(name, f"must be a whole number of at least {minimum}, not {value!r}")
+
+    def bounded_int(self, name: str, value: Any, minimum: int, maximum: int) -> None:
+        if type(value) is not int or not minimum <= value <= maximum:
+            self.bad(name, f"must be a whole number from {minimum} to {maximum}, not {value!r}")
+
+    def positive_float(self, name: str, value: Any, upper: float = math.inf) -> None:
         if (
             not isinstance(value, (int, float))
             or isinstance(value, bool)
             or not math.isfinite(value)
             or not 0 < value <= upper
         ):
-            bad(name, f"must be a number above 0 and at most {upper:g}, not {value!r}")
-
-    data, model, loss, optim, train = cfg.data, cfg.model, cfg.loss, cfg.optim, cfg.train
-    info = DATASETS.get(data.name)
-    if info is None:
-        bad("data.name", f"unknown dataset {data.name!r}; choose one of {', '.join(DATASETS)}")
-    elif data.name == "points" and not data.path:
-        bad("data.path", "the points dataset needs a .csv or .npy file of shape (N, 2)")
-    positive_int("data.seed", data.seed, 0)
-
-    family = FAMILIES.get(model.family)
-    if family is None:
-        bad("model.family", f"unknown model {model.family!r}; choose one of {', '.join(FAMILIES)}")
-    elif info is not None:
-        if info.kind not in family.kinds:
-            bad("model.family", f"{model.family} does not train on {info.kind} like {info.name}")
-        elif family.image_sizes and info.shape[-1] not in family.image_sizes:
-            sizes = ", ".join(str(s) for s in family.image_sizes)
-            bad("model.family", f"{model.family} builds {sizes} px images, not {info.shape[-1]} px")
-        if model.conditional and not family.conditional:
-            bad("model.conditional", f"{model.family} has no class-conditional variant")
-        elif model.conditional and not info.classes:
-            bad("model.conditional", f"{info.name} has no class labels to condition on")
-    if model.z_dim is not None:
-        positive_int("model.z_dim", model.z_dim)
-    positive_int("model.hidden", model.hidden)
-    positive_int("model.depth", model.depth)
-    positive_float("model.width", model.width, 8.0)
-
-    if loss.name not in LOSSES:
-        bad("loss.name", f"unknown loss {loss.name!r}; choose one of {', '.join(LOSSES)}")
-    if not isinstance(loss.r1_gamma, (int, float)) or not 0 <= loss.r1_gamma < 1e6:
-        bad("loss.r1_gamma", f"must be 0 (off) or a positive number, not {loss.r1_gamma!r}")
-    positive_float("loss.gp_lambda", loss.gp_lambda)
-    positive_int("loss.r1_every", loss.r1_every)
-
-    if optim.name not in OPTIMIZERS:
-        choices = ", ".join(OPTIMIZERS)
-        bad("optim.name", f"unknown optimiser {optim.name!r}; choose one of {choices}")
-    out.extend(check_hyper(optim.lr_g, optim.lr_d, optim.d_steps))
-    if not isinstance(optim.beta1, (int, float)) or not 0 <= optim.beta1 < 1:
-        bad("optim.beta1", f"must be at least 0 and below 1, not {optim.beta1!r}")
-    if not isinstance(optim.beta2, (int, float)) or not 0 <= optim.beta2 < 1:
-        bad("optim.beta2", f"must be at least 0 and below 1, not {optim.beta2!r}")
-
-    positive_int("train.steps", train.steps)
-    positive_int("train.batch_size", train.batch_size, 2)
-    positive_int("train.seed", train.seed, 0)
-    if train.device not in DEVICES:
-        bad("train.device", f"unknown device {train.device!r}; choose one of {', '.join(DEVICES)}")
-    if not isinstance(train.ema_decay, (int, float)) or not 0 < train.ema_decay < 1:
-        bad("train.ema_decay", f"must be between 0 and 1, not {train.ema_decay!r}")
-    positive_int("train.sample_every", train.sample_every)
-    positive_int("train.eval_every", train.eval_every, 0)
-    positive_int("train.checkpoint_every", train.checkpoint_every, 0)
-    if train.evals is not None:
-        from ganstudio.engine.metrics.registry import EVALUATIONS
-
-        if not isinstance(train.evals, list) or not all(isinstance(n, str) for n in train.evals):
-            bad("train.evals", f"must be a list of evaluation names, not {train.evals!r}")
-        else:
-            for name in train.evals:
-                if name not in EVALUATIONS:
-                    bad("train.evals", f"unknown evaluation {name!r}; choose from "
-                        f"{', '.join(EVALUATIONS)}")
-    positive_int("train.grid_size", train.grid_size)
-    if isinstance(train.grid_size, int) and train.grid_size > 1024:
-        bad("train.grid_size", f"must be at most 1024, not {train.grid_size}")
-    return out
+            self.bad(name, f"must be a number above 0 and at most {upper:g}, not {value!r}")
 
 
 MAX_LR = 1.0

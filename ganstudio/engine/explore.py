@@ -24,6 +24,7 @@ from ganstudio.engine.atomic import atomic_write_bytes, atomic_write_json
 from ganstudio.engine.errors import GanStudioError
 from ganstudio.engine.generator import Generator, RenderOptions
 from ganstudio.engine.images import make_grid, save_png, to_uint8
+from ganstudio.engine.readers import read_json, read_npy, read_npz
 from ganstudio.engine.rendering import (
     extent_of,
     save_animation,
@@ -41,6 +42,7 @@ BACKDROP_SEED = 12345
 POINT_RADIUS, SELECTED_RADIUS = 4, 7
 BLUE, ORANGE, GREY, GREEN = (76, 154, 255), (255, 159, 67), (160, 174, 192), (62, 207, 142)
 LATENT_FORMAT = "ganstudio.latents"
+MAX_LATENT_VALUES = 2**24  # in a latents file (keyframes are a few hundred numbers each)
 
 
 @dataclass(frozen=True)
@@ -304,26 +306,32 @@ def enlarged(image: np.ndarray) -> np.ndarray:
     return upscale(image, max(1, EXPORT_SIZE // max(image.shape[:2])))
 
 
+# Exports and latents files go where the user chose in a save dialog, which asked before
+# replacing a file: they replace one (never a link, a folder or a device: see atomic).
+
+
 def export_image(path: str | Path, request: Request) -> Path:
     """The first sample of ``request``, enlarged crisply (2-D: marked over the cloud)."""
     out = render_outputs(request)
     if request.points:
-        return save_png(path, request.backdrop.picture(marks=[(out, ORANGE, SELECTED_RADIUS)]))
-    return save_png(path, enlarged(out[0]))
+        return save_png(path, request.backdrop.picture(marks=[(out, ORANGE, SELECTED_RADIUS)]),
+                        replace=True)
+    return save_png(path, enlarged(out[0]), replace=True)
 
 
 def export_grid(path: str | Path, request: Request, progress: Progress | None = None) -> Path:
     out = render_outputs(request, progress)
     if request.points:
-        return save_png(path, request.backdrop.picture(marks=[(out, BLUE, POINT_RADIUS)]))
-    return save_png(path, make_grid(out, math.ceil(math.sqrt(len(out)))))
+        return save_png(path, request.backdrop.picture(marks=[(out, BLUE, POINT_RADIUS)]),
+                        replace=True)
+    return save_png(path, make_grid(out, math.ceil(math.sqrt(len(out)))), replace=True)
 
 
 def export_strip(path: str | Path, request: Request, progress: Progress | None = None) -> Path:
     out = render_outputs(request, progress)
     if request.points:
-        return save_png(path, request.backdrop.picture(lines=[(out, BLUE)]))
-    return save_png(path, strip(out))
+        return save_png(path, request.backdrop.picture(lines=[(out, BLUE)]), replace=True)
+    return save_png(path, strip(out), replace=True)
 
 
 def export_animation(path: str | Path, request: Request, fps: float = 12.0,
@@ -334,7 +342,7 @@ def export_animation(path: str | Path, request: Request, fps: float = 12.0,
         frames = _point_frames(request.backdrop, outputs)
     else:
         frames = [enlarged(o) for o in outputs]
-    result = save_animation(path, frames, fps=fps, bounce=bounce)
+    result = save_animation(path, frames, fps=fps, bounce=bounce, replace=True)
     if progress is not None:
         progress(1.0)
     return result
@@ -366,19 +374,19 @@ def save_latents(path: str | Path, latents: Latents, generator: Generator) -> Pa
                 "latents. Save them as .json or .npz, which record their space.")
         buffer = io.BytesIO()
         np.save(buffer, array.astype(np.float32), allow_pickle=False)
-        return atomic_write_bytes(path, buffer.getvalue())
+        return atomic_write_bytes(path, buffer.getvalue(), replace=True)
     if suffix == ".npz":
         buffer = io.BytesIO()
         labels = np.array([-1 if v is None else int(v) for v in latents.labels], np.int64)
         np.savez(buffer, latents=array.astype(np.float32), labels=labels,
                  space=np.array(latents.space), names=np.array(latents.names, dtype=str))
-        return atomic_write_bytes(path, buffer.getvalue())
+        return atomic_write_bytes(path, buffer.getvalue(), replace=True)
     return atomic_write_json(path, {
         "format": LATENT_FORMAT, "format_version": 2, "space": latents.space,
         "z_dim": generator.z_dim, "latent_dim": generator.latent_dim,
         "generator": str(generator.path), "latents": array.tolist(),
         "labels": latents.labels, "names": latents.names, **latents.extra,
-    })
+    }, replace=True)
 
 
 def read_latents(path: str | Path, generator: Generator) -> Latents:
@@ -387,19 +395,18 @@ def read_latents(path: str | Path, generator: Generator) -> Latents:
     suffix = path.suffix.lower()
     try:
         if suffix == ".npy":
-            array = np.load(path, allow_pickle=False)
+            array = read_npy(path, GanStudioError, MAX_LATENT_VALUES)
             space, labels, names, extra = "z", None, None, {}
         elif suffix == ".npz":
-            with np.load(path, allow_pickle=False) as data:
-                array = data["latents"]
-                space = str(data["space"]) if "space" in data.files else "z"
-                labels = [None if v < 0 else int(v) for v in data["labels"].tolist()] \
-                    if "labels" in data.files else None
-                names = [str(v) for v in data["names"].tolist()] if "names" in data.files \
-                    else None
+            data = read_npz(path, GanStudioError, MAX_LATENT_VALUES, text=True)
+            array = data["latents"]
+            space = str(data["space"]) if "space" in data else "z"
+            labels = [None if v < 0 else int(v) for v in data["labels"].tolist()] \
+                if "labels" in data else None
+            names = [str(v) for v in data["names"].tolist()] if "names" in data else None
             extra = {}
         else:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = read_json(path, GanStudioError)
             if not isinstance(data, dict) or data.get("format") != LATENT_FORMAT:
                 raise GanStudioError(f"{path.name} is not a GAN Studio latents file.")
             array = np.asarray(data["latents"], dtype=np.float32)

@@ -62,8 +62,9 @@ def png_bytes(image: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def save_png(path: str | Path, image: np.ndarray) -> Path:
-    return atomic_write_bytes(path, png_bytes(image))
+def save_png(path: str | Path, image: np.ndarray, *, replace: bool = False) -> Path:
+    """Write a PNG atomically; ``replace`` allows replacing an existing file."""
+    return atomic_write_bytes(path, png_bytes(image), replace=replace)
 
 
 def render_points(

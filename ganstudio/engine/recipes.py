@@ -173,4 +173,5 @@ def _train(recipe: Recipe, out_dir: Path, run_dir: Path, progress) -> Path:
         meta.pop(key, None)
     meta.update(recipe=recipe.name, train_seconds=round(time.perf_counter() - started, 1))
     out_dir.mkdir(parents=True, exist_ok=True)
-    return save_generator(out_dir / recipe.filename, tensors, meta, half=True)
+    # Retraining a recipe is meant to replace its shipped file.
+    return save_generator(out_dir / recipe.filename, tensors, meta, half=True, replace=True)

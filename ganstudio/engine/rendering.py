@@ -81,7 +81,7 @@ ANIMATION_FORMATS = {".gif": "GIF", ".webp": "WEBP"}
 
 
 def save_animation(path: str | Path, frames: Sequence[np.ndarray], fps: float = 12.0,
-                   bounce: bool = False) -> Path:
+                   bounce: bool = False, *, replace: bool = False) -> Path:
     """An endlessly looping GIF or WebP (chosen by the suffix); ``bounce`` plays it back too."""
     path = Path(path)
     kind = ANIMATION_FORMATS.get(path.suffix.lower())
@@ -100,4 +100,4 @@ def save_animation(path: str | Path, frames: Sequence[np.ndarray], fps: float = 
     options = {"lossless": True} if kind == "WEBP" else {"disposal": 2}
     images[0].save(buffer, format=kind, save_all=True, append_images=images[1:],
                    duration=round(1000 / fps), loop=0, **options)
-    return atomic_write_bytes(path, buffer.getvalue())
+    return atomic_write_bytes(path, buffer.getvalue(), replace=replace)

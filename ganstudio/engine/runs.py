@@ -10,19 +10,25 @@
       checkpoints/step_0001000.safetensors        the generator (samples with no other file)
       checkpoints/step_0001000.train.safetensors  the training state (for resume)
       checkpoints/latest.json                     which checkpoint is the newest
+      writer.lock            locked by the process writing the run (released when it exits)
 
 Another process may read a run while it is written: :class:`MetricsTail` returns only
-complete lines, and every other file is replaced atomically.
+complete lines, and every other file is replaced atomically. One process writes a run folder
+at a time (:class:`RunLock`). Every file is checked against its schema when it is read, and a
+damaged one is refused with a message that names it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import io
 import json
 import math
 import os
 import re
 import socket
+import stat
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -31,9 +37,14 @@ from typing import Any
 import numpy as np
 
 from ganstudio import __version__
-from ganstudio.engine.atomic import atomic_write_bytes, atomic_write_json
+from ganstudio.engine.atomic import (
+    atomic_write_bytes,
+    atomic_write_json,
+    check_writable,
+    remove_orphan_temporaries,
+)
 from ganstudio.engine.config import RunConfig
-from ganstudio.engine.errors import ConfigError, RunFolderError
+from ganstudio.engine.errors import ConfigError, OutputError, RunFolderError
 from ganstudio.engine.events import (
     DoneEvent,
     SamplesEvent,
@@ -41,10 +52,14 @@ from ganstudio.engine.events import (
     StepEvent,
     event_record,
 )
+from ganstudio.engine.readers import describe_stat, read_json, read_npz
 
 RUN_FORMAT_VERSION = 1
 REAL_POINTS = "real.npz"  # 2-D runs: the real points the snapshots are drawn against
+LOCK = "writer.lock"
 FLUSH_SECONDS = 0.5
+STATUSES = ("running", "finished", "stopped", "failed")
+MAX_POINTS_SAMPLE = 10_000_000  # values in a snapshot .npz
 _SAMPLE_NAME = re.compile(r"step_(\d+)\.(png|npz)$")
 
 
@@ -74,9 +89,20 @@ class RunWriter:
     def __init__(self, run_dir: str | Path, config: RunConfig, dataset: dict):
         self.path = Path(run_dir)
         self.config = config
-        (self.path / "samples").mkdir(parents=True, exist_ok=True)
-        (self.path / "checkpoints").mkdir(exist_ok=True)
-        atomic_write_json(self.path / "config.json", config.to_dict())
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._lock = RunLock.acquire(self.path)  # before anything in the folder is touched
+        try:
+            self._open(config, dataset)
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def _open(self, config: RunConfig, dataset: dict) -> None:
+        for folder in ("samples", "checkpoints"):
+            (self.path / folder).mkdir(exist_ok=True)
+        for folder in (self.path, self.path / "samples", self.path / "checkpoints"):
+            remove_orphan_temporaries(folder)  # the lock is ours: no live writer left these
+        atomic_write_json(self.path / "config.json", config.to_dict(), replace=True)
         self._meta: dict[str, Any] = {
             "format_version": RUN_FORMAT_VERSION,
             "status": "running",
@@ -86,7 +112,14 @@ class RunWriter:
             "pid": os.getpid(),
             "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }
-        self._metrics = open(self.path / "metrics.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+        metrics = self.path / "metrics.jsonl"
+        check_writable(metrics, replace=True)
+        self._metrics = open(metrics, "a+b")  # noqa: SIM115
+        if self._metrics.tell() > 0:
+            # a writer killed mid-line left a torn record: the next one starts on its own line
+            self._metrics.seek(-1, os.SEEK_END)
+            if self._metrics.read(1) != b"\n":
+                self._metrics.write(b"\n")
         self._buffer: list[str] = []
         self._last_flush = time.monotonic()
         self.reference_points: np.ndarray | None = None
@@ -100,7 +133,8 @@ class RunWriter:
                 self.reference_points = event.real_points
                 buffer = io.BytesIO()
                 np.savez(buffer, points=event.real_points)
-                atomic_write_bytes(self.path / "samples" / REAL_POINTS, buffer.getvalue())
+                atomic_write_bytes(self.path / "samples" / REAL_POINTS, buffer.getvalue(),
+                                   replace=True)
             self._meta.update(
                 total_steps=event.total_steps, device=event.device,
                 device_name=event.device_name, params_g=event.params_g, params_d=event.params_d,
@@ -121,11 +155,16 @@ class RunWriter:
     def _append(self, record: dict) -> None:
         self._buffer.append(json.dumps(record, allow_nan=False) + "\n")
 
-    def flush(self) -> None:
+    def flush(self, durable: bool = False) -> None:
+        """Hand the buffered records to the OS; ``durable`` also waits until they are on disk
+        (before a checkpoint is published, so no record of its steps can be lost)."""
         if self._buffer:
-            self._metrics.write("".join(self._buffer))
-            self._metrics.flush()
+            data = "".join(self._buffer).encode("utf-8")
             self._buffer.clear()
+            self._metrics.write(data)
+            self._metrics.flush()
+        if durable:
+            os.fsync(self._metrics.fileno())
         self._last_flush = time.monotonic()
 
     def _write_samples(self, event: SamplesEvent) -> SamplesEvent:
@@ -133,7 +172,7 @@ class RunWriter:
 
         png = self.path / "samples" / f"step_{event.step:07d}.png"
         if event.grid is not None:
-            save_png(png, event.grid)
+            save_png(png, event.grid, replace=True)
         else:
             buffer = io.BytesIO()
             arrays = {"points": event.points}
@@ -144,24 +183,43 @@ class RunWriter:
             if event.extent is not None:
                 arrays["extent"] = np.asarray(event.extent, dtype=np.float64)
             np.savez(buffer, **arrays)
-            atomic_write_bytes(png.with_suffix(".npz"), buffer.getvalue())
+            atomic_write_bytes(png.with_suffix(".npz"), buffer.getvalue(), replace=True)
             save_png(png, render_points(event.points, extent=event.extent,
-                                        reference=self.reference_points, field=event.field))
+                                        reference=self.reference_points, field=event.field),
+                     replace=True)
         return replace(event, path=str(png.relative_to(self.path)))
 
     def _write_meta(self) -> None:
         self._meta["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S")
-        atomic_write_json(self.path / "run.json", self._meta)
+        atomic_write_json(self.path / "run.json", self._meta, replace=True)
 
     def close(self, status: str | None = None) -> None:
-        """Flush; ``status`` marks a run that ended without a DoneEvent (stopped or failed)."""
+        """Flush, and release the folder; ``status`` marks a run that ended without a
+        DoneEvent (stopped or failed). On a full disk, whatever cannot be written is lost,
+        and the rest is still done."""
         if self._metrics.closed:
             return
-        self.flush()
-        self._metrics.close()
-        if status and self._meta.get("status") == "running":
-            self._meta["status"] = status
-            self._write_meta()
+        try:
+            try:
+                self.flush()
+            except OSError as e:
+                if not is_disk_full(e):
+                    raise
+                self._buffer.clear()
+            try:
+                self._metrics.close()
+            except OSError as e:  # the file is closed all the same; its last bytes are lost
+                if not is_disk_full(e):
+                    raise
+            if status and self._meta.get("status") == "running":
+                self._meta["status"] = status
+                try:
+                    self._write_meta()
+                except OSError as e:
+                    if not is_disk_full(e):
+                        raise
+        finally:
+            self._lock.release()
 
 
 class MetricsTail:
@@ -174,10 +232,12 @@ class MetricsTail:
 
     def poll(self) -> list[dict]:
         try:
+            if not stat.S_ISREG(os.stat(self.path).st_mode):
+                return []  # RunFolder says what is wrong with it
             with open(self.path, "rb") as f:
                 f.seek(self._offset)
                 chunk = f.read()
-        except FileNotFoundError:
+        except OSError:
             return []
         if not chunk:
             return []
@@ -190,10 +250,33 @@ class MetricsTail:
             if not line.strip():
                 continue
             try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
+                record = json.loads(line)
+            except (ValueError, RecursionError):
                 continue  # a line damaged by a crash is skipped, the rest still reads
+            if valid_record(record):
+                records.append(record)
         return records
+
+
+_NUMBER_TYPES = (int, float)
+
+
+def valid_record(record: Any) -> bool:
+    """The schema of a metrics.jsonl record: an object with a type and a whole-number step;
+    a step record's values are numbers (or null, for a value that was not finite). Records
+    that fail it are skipped, as a damaged line is."""
+    if not isinstance(record, dict) or not isinstance(record.get("type"), str):
+        return False
+    step = record.get("step")
+    if type(step) is not int or not 0 <= step < 2**53:
+        return False
+    if record["type"] == "step":
+        return all(v is None or (isinstance(v, _NUMBER_TYPES) and not isinstance(v, bool))
+                   for k, v in record.items() if k != "type")
+    if record["type"] == "eval":
+        return all(v is None or isinstance(v, (*_NUMBER_TYPES, str))
+                   for k, v in record.items() if k != "type")
+    return True
 
 
 @dataclass
@@ -210,7 +293,7 @@ class RunFolder:
         self.path = Path(path)
         if not self.path.is_dir():
             raise RunFolderError(f"Run folder {self.path} does not exist.")
-        if not (self.path / "config.json").is_file():
+        if not (self.path / "config.json").exists():
             raise RunFolderError(
                 f"{self.path} is not a GAN Studio run folder (it has no config.json)."
             )
@@ -218,6 +301,13 @@ class RunFolder:
             self.config = RunConfig.from_json_file(self.path / "config.json")
         except ConfigError as e:
             raise RunFolderError(str(e)) from None
+        # Every file read later is checked now, so a damaged one is said once, at opening.
+        metrics = self.path / "metrics.jsonl"
+        if metrics.exists() and not stat.S_ISREG(os.stat(metrics).st_mode):
+            raise RunFolderError(f"{metrics} is {describe_stat(os.stat(metrics))}, not a "
+                                 "file of records; the run folder is damaged.")
+        self.meta()
+        self.real_points()
 
     @staticmethod
     def is_run_dir(path: str | Path) -> bool:
@@ -228,14 +318,20 @@ class RunFolder:
         return self.path.name
 
     def meta(self) -> dict:
-        try:
-            return json.loads((self.path / "run.json").read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
+        """run.json, checked against its schema (see :func:`check_run_meta`); {} before the
+        writer has made one."""
+        path = self.path / "run.json"
+        if not path.exists():
             return {}
+        return check_run_meta(read_json(path, RunFolderError), path)
 
     def status(self) -> str:
-        """``running``, ``finished``, ``stopped``, ``failed``, or ``interrupted`` (writer gone)."""
-        meta = self.meta()
+        """``running``, ``finished``, ``stopped``, ``failed``, ``interrupted`` (writer gone) or
+        ``unknown``."""
+        try:
+            meta = self.meta()
+        except RunFolderError:
+            return "unknown"
         status = meta.get("status", "unknown")
         same_host = meta.get("host") == socket.gethostname()
         if status == "running" and same_host and not _pid_alive(meta.get("pid")):
@@ -246,21 +342,25 @@ class RunFolder:
         return resolve_history(MetricsTail(self.path / "metrics.jsonl").poll())
 
     def samples(self) -> list[SampleFile]:
+        """The snapshot files, regular files only (a FIFO named like one would block a
+        reader forever)."""
         out = []
         for p in sorted((self.path / "samples").glob("step_*.png")):
-            m = _SAMPLE_NAME.search(p.name)
-            if m:
+            m = _SAMPLE_NAME.fullmatch(p.name)
+            if m and _is_regular(p):
                 npz = p.with_suffix(".npz")
-                out.append(SampleFile(int(m.group(1)), p, npz if npz.exists() else None))
+                out.append(SampleFile(int(m.group(1)), p, npz if _is_regular(npz) else None))
         return out
 
     def real_points(self) -> np.ndarray | None:
         path = self.path / "samples" / REAL_POINTS
-        if not path.is_file():
+        if not path.exists():
             return None
         return load_points_sample(path).points
 
     def latest_checkpoint(self) -> Path | None:
+        """The newest checkpoint, or None when there is none (or ``latest.json`` is refused:
+        :func:`~ganstudio.engine.checkpoint.resolve_checkpoint` says why)."""
         from ganstudio.engine.checkpoint import resolve_checkpoint
         from ganstudio.engine.errors import CheckpointError
 
@@ -297,17 +397,154 @@ class PointsSample:
 
 
 def load_points_sample(path: Path) -> PointsSample:
-    with np.load(path, allow_pickle=False) as data:
-        get = lambda name: data[name] if name in data.files else None  # noqa: E731
-        extent = get("extent")
-        return PointsSample(
-            data["points"], get("labels"), get("field"),
-            tuple(float(v) for v in extent) if extent is not None else None,
-        )
+    """A 2-D snapshot (.npz), checked against its schema: points (N, 2), labels (N,), the
+    discriminator's field (H, W), the extent (4,)."""
+    data = read_npz(path, RunFolderError, MAX_POINTS_SAMPLE)
+
+    def field(name: str, ndim: int, kind: str, check=None) -> np.ndarray | None:
+        value = data.get(name)
+        if value is None:
+            return None
+        if value.ndim != ndim or np.dtype(value.dtype).kind not in kind or (
+                check is not None and not check(value)):
+            raise RunFolderError(f"{path} is damaged: its {name} have shape "
+                                 f"{tuple(value.shape)} and type {value.dtype}.")
+        return value
+
+    points = field("points", 2, "fiu", lambda v: v.shape[1] == 2)
+    if points is None:
+        raise RunFolderError(f"{path} is damaged: it holds no points.")
+    labels = field("labels", 1, "iu", lambda v: len(v) == len(points))
+    extent = field("extent", 1, "fiu", lambda v: v.shape == (4,) and np.isfinite(v).all())
+    return PointsSample(
+        points.astype(np.float32, copy=False), labels, field("field", 2, "fiu"),
+        tuple(float(v) for v in extent) if extent is not None else None,
+    )
+
+
+def check_run_meta(meta: Any, path: Path) -> dict:
+    """The schema of run.json: each field of the right type, or a RunFolderError naming it."""
+    if not isinstance(meta, dict):
+        raise RunFolderError(f"{path} is damaged: a JSON object was expected.")
+    kinds = {"status": str, "host": str, "device": str, "device_name": str, "started": str,
+             "updated": str, "ganstudio_version": str, "dataset": dict, "pid": int,
+             "step": int, "total_steps": int, "params_g": int, "params_d": int,
+             "format_version": int}
+    for key, kind in kinds.items():
+        value = meta.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, kind) or isinstance(value, bool) or (
+                kind is int and not 0 <= value < 2**63):
+            raise RunFolderError(f"{path} is damaged: {key} is {value!r}.")
+    if meta.get("status") is not None and meta["status"] not in STATUSES:
+        raise RunFolderError(f"{path} is damaged: status is {meta['status']!r}, not one of "
+                             f"{', '.join(STATUSES)}.")
+    return meta
+
+
+def _is_regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def is_disk_full(error: OSError) -> bool:
+    """Whether a failed write failed for want of space (or of quota)."""
+    return error.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+
+
+class RunLock:
+    """One writer per run folder: an advisory lock on ``RUN_DIR/writer.lock``.
+
+    ``fcntl.flock`` on POSIX, ``msvcrt.locking`` of its first byte on Windows; either way the
+    OS releases it when the process ends, however it ends, so a crash never leaves a folder
+    locked. After the first byte, the file names the holder (pid, host, start time) for the
+    message a second writer gets.
+    """
+
+    def __init__(self, path: Path, fd: int):
+        self.path = path
+        self._fd: int | None = fd
+
+    @classmethod
+    def acquire(cls, run_dir: str | Path) -> RunLock:
+        """Take the folder's lock, or a RunFolderError naming the live process that holds it."""
+        path = Path(run_dir) / LOCK
+        try:
+            check_writable(path, replace=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        except (OSError, OutputError) as e:
+            raise RunFolderError(f"Cannot lock the run folder {run_dir} for writing "
+                                 f"({getattr(e, 'strerror', None) or e}).") from None
+        if _lock_fd(fd) == "busy":
+            holder = _read_holder(fd)
+            os.close(fd)
+            raise RunFolderError(
+                f"{run_dir} is being written by {holder}; a run folder takes one writer at "
+                "a time. Wait for that run to end (or stop it), then resume."
+            )
+        record = json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                             "started": time.strftime("%Y-%m-%dT%H:%M:%S")}).encode()
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, b"\n" + record + b"\n")
+        os.ftruncate(fd, len(record) + 2)
+        return cls(path, fd)
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        if os.name == "nt":
+            import msvcrt
+
+            os.lseek(fd, 0, os.SEEK_SET)
+            with contextlib.suppress(OSError):  # never locked, where locks are unsupported
+                msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+        os.close(fd)  # on POSIX this releases the flock
+
+    def __enter__(self) -> RunLock:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def _lock_fd(fd: int) -> str:
+    """Lock without waiting: ``locked``; ``busy`` when another process (or another open file)
+    holds it; ``unsupported`` where the file system has no locks (some network shares), and
+    the run goes on unguarded rather than not at all."""
+    try:
+        if os.name == "nt":
+            import msvcrt
+
+            os.lseek(fd, 0, os.SEEK_SET)
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as e:
+        if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES, errno.EDEADLK):
+            return "busy"
+        return "unsupported"
+    return "locked"
+
+
+def _read_holder(fd: int) -> str:
+    """Who holds the lock, in words, from what it wrote after the locked first byte."""
+    try:
+        os.lseek(fd, 1, os.SEEK_SET)
+        info = json.loads(os.read(fd, 4096))
+        pid, host, started = int(info["pid"]), str(info["host"]), str(info["started"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return "another process"
+    return f"process {pid} on {host} (since {started})"
 
 
 def _pid_alive(pid: Any) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
+    if type(pid) is not int or not 0 < pid < 2**31:
         return False
     if os.name == "nt":
         return True  # os.kill(pid, 0) would send Ctrl+C there; trust the status instead

@@ -39,8 +39,8 @@ from ganstudio.engine.checkpoint import (
 )
 from ganstudio.engine.config import RunConfig, check_hyper, validate
 from ganstudio.engine.data.batches import open_source
-from ganstudio.engine.devices import autocast_dtype, describe, resolve_device
-from ganstudio.engine.errors import CheckpointError, ConfigError
+from ganstudio.engine.devices import autocast_dtype, available_memory, describe, resolve_device
+from ganstudio.engine.errors import CheckpointError, ConfigError, DiskFullError
 from ganstudio.engine.events import (
     AlertEvent,
     CheckpointEvent,
@@ -62,8 +62,14 @@ from ganstudio.engine.events import (
 from ganstudio.engine.generator import eval_mode
 from ganstudio.engine.images import from_uint8, make_grid, to_uint8
 from ganstudio.engine.metrics.registry import EvalContext, evaluations_for
-from ganstudio.engine.nets import build_networks
-from ganstudio.engine.runs import RunWriter
+from ganstudio.engine.nets import (
+    activation_elements,
+    build_networks,
+    build_on_meta,
+    check_parameter_count,
+)
+from ganstudio.engine.readers import format_size
+from ganstudio.engine.runs import RunWriter, is_disk_full
 
 # How often the last-good copy of the weights is refreshed for the NaN guard.
 GUARD_EVERY = 100
@@ -137,6 +143,7 @@ class Trainer:
                                   self.rng)
         self.data = self.source.dataset  # the set in memory, for the 2-D views and modes
         info = self.info = self.source.info
+        _check_cost(cfg, info, self.device)
         self.G, self.D = build_networks(cfg.model, info, cfg.loss.name)
         self.G.to(self.device)
         self.D.to(self.device)
@@ -196,9 +203,10 @@ class Trainer:
         if not self.info.is_image:
             pick = torch.randperm(len(self.data), generator=torch.Generator().manual_seed(0))
             self.reference_points = self.data.x[pick[:REFERENCE_POINTS]].numpy()
-        writer = None
+        writer = self._writer = None
+        self._saved_step: int | None = None
         if self.run_dir is not None:
-            writer = RunWriter(self.run_dir, self.config, self.info.to_dict())
+            writer = self._writer = RunWriter(self.run_dir, self.config, self.info.to_dict())
         emit = writer.write if writer is not None else (lambda e: e)
         status = "failed"
         try:
@@ -207,11 +215,24 @@ class Trainer:
         except GeneratorExit:
             status = "stopped"
             raise
+        except OSError as e:
+            if not is_disk_full(e):
+                raise
+            status = "stopped"  # nothing is wrong with the run: it resumes once there is room
+            raise DiskFullError(self._disk_full_message(e)) from None
         finally:
             self.source.close()
             if writer is not None:
                 writer.close(status)
             distributed.stop(self.world)
+
+    def _disk_full_message(self, error: OSError) -> str:
+        what = f"writing {error.filename}" if error.filename else f"a write in {self.run_dir}"
+        kept = (f"the last good checkpoint (step {self._saved_step}) is kept"
+                if self._saved_step is not None else "no checkpoint had been saved yet")
+        return (f"The disk is full: {what} failed at step {self.step}. Training stopped; "
+                f"{kept}. Free some space, then continue with: ganstudio train --resume "
+                f"{self.run_dir}")
 
     def _events(self) -> Iterator:
         cfg = self.config.train
@@ -546,9 +567,16 @@ class Trainer:
             return
         folder = self.run_dir / "checkpoints"
         gen_path, state_path = checkpoint_paths(folder, self.step)
-        save_generator(gen_path, self.sampler.state_dict(), self.generator_metadata())
-        save_training_state(state_path, self._training_state(), {"step": self.step})
+        # replace: a checkpoint of this step is an older save of the same step, or of a
+        # history that a resume from an earlier step superseded
+        save_generator(gen_path, self.sampler.state_dict(), self.generator_metadata(),
+                       replace=True)
+        save_training_state(state_path, self._training_state(), {"step": self.step},
+                            replace=True)
+        if self._writer is not None:
+            self._writer.flush(durable=True)  # the records of every step it holds come first
         write_latest(folder, self.step, gen_path, state_path)
+        self._saved_step = self.step
         yield CheckpointEvent(self.step, str(gen_path), str(state_path), final)
 
     def generator_metadata(self) -> dict:
@@ -598,8 +626,16 @@ class Trainer:
             self.D.load_state_dict(state["discriminator"])
             if self.G_ema is not None:
                 self.G_ema.load_state_dict(state.get("generator_ema", state["generator"]))
+            _check_optimizer_state(state["optim_g"], self.opt_g, "optim_g")
+            _check_optimizer_state(state["optim_d"], self.opt_d, "optim_d")
             self.opt_g.load_state_dict(state["optim_g"])
             self.opt_d.load_state_dict(state["optim_d"])
+            now = {"rng_run": self.rng.get_state()}
+            if self.device.type == "cuda" and "rng_cuda" in state:
+                now["rng_cuda"] = torch.cuda.get_rng_state(self.device)
+            for key, value in now.items():
+                if state[key].numel() != value.numel():
+                    raise ValueError(f"{key} has {state[key].numel()} bytes, not {value.numel()}")
         except (RuntimeError, KeyError, ValueError) as e:
             raise CheckpointError(
                 f"{state_file.name} does not fit this run's networks ({str(e).splitlines()[0]}). "
@@ -613,8 +649,12 @@ class Trainer:
             now.lr_d if now.lr_d != saved.lr_d else self.opt_d.param_groups[0]["lr"],
         )
         self.d_steps = now.d_steps if now.d_steps != saved.d_steps else int(state["d_steps"])
-        torch.set_rng_state(state["rng_torch"])
-        self.rng.set_state(state["rng_run"])
+        try:
+            torch.set_rng_state(state["rng_torch"])
+            self.rng.set_state(state["rng_run"])
+        except RuntimeError as e:
+            raise CheckpointError(f"{state_file}: the training state's random-number generator "
+                                  f"state is damaged ({str(e).splitlines()[0]}).") from None
         if "data" in state:
             self.source.load_state_dict(state["data"])
         if self.world.distributed:  # rank 0's saved stream would give every rank its batches
@@ -624,6 +664,51 @@ class Trainer:
             torch.cuda.set_rng_state(state["rng_cuda"], self.device)
         self.step = int(state["step"])
         self.elapsed = float(state["elapsed"])
+
+
+def _check_cost(cfg: RunConfig, info, device: torch.device) -> None:
+    """Refuse networks above the parameter limit, and a batch whose activations would not fit
+    in the device's free memory, before anything is allocated (nets built on the meta device)."""
+    G, D = build_on_meta(cfg.model, info, cfg.loss.name)
+    params = check_parameter_count(G, "The generator") + check_parameter_count(D, "The "
+                                                                               "discriminator")
+    free = available_memory(device)
+    if free is None:
+        return
+    per_g, per_d = activation_elements(G, D, G.z_dim, info.shape,
+                                       len(info.classes) if cfg.model.conditional else 0)
+    # float32 activations of G (D steps and the G step) and of D (real, fake, and the G
+    # step), kept for the backward pass and matched by their gradients; then the weights,
+    # their gradients and Adam's two moments.
+    per_sample = 4 * 2 * (2 * per_g + 3 * per_d)
+    need = cfg.train.batch_size * per_sample + 4 * 4 * params
+    if need > free:
+        fits = max(0, (free - 4 * 4 * params) // per_sample)
+        raise ConfigError(
+            f"train.batch_size {cfg.train.batch_size:,} needs about {format_size(need)} of "
+            f"memory on {device}, and {format_size(free)} is free; the largest batch that "
+            f"fits is about {fits:,}. Lower the batch size."
+        )
+
+
+def _check_optimizer_state(saved: dict, optimizer: torch.optim.Optimizer, what: str) -> None:
+    """A saved optimiser state must fit this optimiser's parameters, tensor by tensor: a wrong
+    shape would otherwise fail at the first step, after the run was marked running."""
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    groups = saved["param_groups"]
+    indices = [i for g in groups for i in (g.get("params") or [])]
+    if len(groups) != len(optimizer.param_groups) or sorted(indices) != list(range(len(params))):
+        raise ValueError(f"{what} holds the state of {len(indices)} parameters, not "
+                         f"{len(params)}")
+    for index, entry in saved["state"].items():
+        if type(index) is not int or not 0 <= index < len(params) or not isinstance(entry, dict):
+            raise ValueError(f"{what} has a damaged entry {index!r}")
+        for name, value in entry.items():
+            if not isinstance(value, torch.Tensor):
+                raise ValueError(f"{what}[{index}].{name} is not a tensor")
+            if name != "step" and value.shape != params[index].shape:
+                raise ValueError(f"{what}[{index}].{name} has shape {tuple(value.shape)}, not "
+                                 f"{tuple(params[index].shape)}")
 
 
 def _optimizer(cfg: RunConfig, params, lr: float) -> torch.optim.Optimizer:

@@ -20,6 +20,7 @@ from ganstudio.app.render_worker import RenderResult, RenderWorker
 from ganstudio.engine import explore, latent
 from ganstudio.engine.errors import GanStudioError
 from ganstudio.engine.generator import Generator, RenderOptions
+from ganstudio.engine.readers import read_bytes
 
 FOLLOW_MS = 1000
 
@@ -142,7 +143,7 @@ class ExplorerSession(QObject):
             self._follow_timer.stop()
 
     def _check_follow(self) -> None:
-        from ganstudio.engine.loaders import load_generator
+        from ganstudio.engine.formats import load_generator
 
         stamp = _latest_stamp(self._follow)
         if stamp is None or stamp == self._follow_stamp:
@@ -649,6 +650,7 @@ def _latest_stamp(path: Path | None) -> str | None:
         return None
     pointer = (path / "checkpoints" / "latest.json") if path.is_dir() else None
     try:
-        return pointer.read_text(encoding="utf-8") if pointer is not None else None
-    except OSError:
+        return read_bytes(pointer, GanStudioError, 2**16).decode("utf-8", "replace") \
+            if pointer is not None else None
+    except GanStudioError:  # missing, or not a regular file (a FIFO would block)
         return None

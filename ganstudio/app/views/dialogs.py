@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from ganstudio import __version__
+from ganstudio.engine.errors import printable
 
 
 def show_error(parent: QWidget, title: str, message: str, details: str | None = None):
@@ -26,10 +27,10 @@ def show_error(parent: QWidget, title: str, message: str, details: str | None = 
     box = QMessageBox(parent)
     box.setIcon(QMessageBox.Icon.Critical)
     box.setWindowTitle(title)
-    box.setText(message)
+    box.setText(printable(message))  # a file name that is not UTF-8 would not reach Qt
     box.setInformativeText("GAN Studio is still running and nothing you made was lost.")
     if details:
-        box.setDetailedText(details)
+        box.setDetailedText(printable(details))
     box.setStandardButtons(QMessageBox.StandardButton.Close)
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     box.setObjectName("errorDialog")

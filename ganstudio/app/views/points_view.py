@@ -279,11 +279,12 @@ class PointsView(Scrubbed, QWidget):
             self.set_snapshot(snapshot.step, snapshot.points, snapshot.labels, snapshot.field,
                               snapshot.extent)
             return
+        from ganstudio.engine.errors import GanStudioError
         from ganstudio.engine.runs import load_points_sample
 
         try:
             sample = load_points_sample(snapshot.path)
-        except (OSError, ValueError, KeyError) as error:
+        except (OSError, GanStudioError) as error:
             self.fake_item.clear()
             self._has_field = False
             self._update_field_visibility()

@@ -228,7 +228,9 @@ class SampleGridView(Scrubbed, QWidget):
 
 
 def _read_png(source: Path | io.BytesIO) -> np.ndarray:
-    with Image.open(source) as image:
+    from ganstudio.engine.readers import open_image
+
+    with open_image(source) as image:
         grey = image.mode in ("1", "L", "LA", "I", "I;16", "F")
         return _with_channels(np.asarray(image.convert("L" if grey else "RGB")))
 

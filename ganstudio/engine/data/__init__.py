@@ -124,5 +124,5 @@ def load_dataset(name: str, seed: int = 0, path: str | Path | None = None) -> Da
         from ganstudio.engine.data.digits import build_digits as builder
     else:
         from ganstudio.engine.data.shapes import build_shapes as builder
-    x, y = cached_images(name, info.size, seed, builder)
+    x, y = cached_images(name, info.size, seed, builder, info.shape, len(info.classes))
     return Dataset(info, x, y)

@@ -8,15 +8,17 @@ import numpy as np
 import torch
 
 from ganstudio.engine.errors import DatasetError
+from ganstudio.engine.readers import check_regular, read_bytes, read_npy
 
 MIN_POINTS = 16
+MAX_POINTS = 50_000_000
+MAX_CSV_BYTES = 2 * 2**30
 
 
 def load_points_file(path: str | Path) -> torch.Tensor:
     """Read an (N, 2) array of finite numbers; raise a DatasetError that says what is wrong."""
     path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"Points file {path} does not exist.")
+    check_regular(path, DatasetError)
     suffix = path.suffix.lower()
     if suffix == ".npy":
         array = _read_npy(path)
@@ -47,26 +49,12 @@ def load_points_file(path: str | Path) -> torch.Tensor:
 
 
 def _read_npy(path: Path) -> np.ndarray:
-    try:
-        array = np.load(path, allow_pickle=False)
-    except ValueError as e:
-        raise DatasetError(
-            f"Points file {path.name} holds Python objects, which GAN Studio does not load "
-            f"for safety ({e}); save a plain numeric array with numpy.save."
-        ) from None
-    except (OSError, EOFError) as e:
-        raise DatasetError(f"Points file {path.name} is not a readable .npy file ({e}).") from None
-    if not isinstance(array, np.ndarray) or not np.issubdtype(array.dtype, np.number):
-        raise DatasetError(
-            f"Points file {path.name} holds {getattr(array, 'dtype', type(array))} values; "
-            "it must hold numbers."
-        )
-    return array.astype(np.float64)
+    return read_npy(path, DatasetError, 2 * MAX_POINTS).astype(np.float64)
 
 
 def _read_csv(path: Path) -> np.ndarray:
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = read_bytes(path, DatasetError, MAX_CSV_BYTES).decode("utf-8").splitlines()
     except UnicodeDecodeError:
         raise DatasetError(f"Points file {path.name} is not a text CSV file.") from None
     rows = []

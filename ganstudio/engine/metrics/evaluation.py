@@ -119,10 +119,13 @@ def check_image_generator(generator) -> None:
 
 def sample_generator(generator, n: int, seed: int,
                      progress: Callable[[float], None] | None = None) -> torch.Tensor:
-    """uint8 samples of a loaded generator (``ganstudio.engine.loaders.load_generator``)."""
+    """uint8 samples of a generator opened with ``ganstudio.engine.formats.load_generator``."""
+    from ganstudio.engine.explore import sample
+
     check_image_generator(generator)
-    return generate_images(generator.generate, generator.z_dim, len(generator.classes),
-                           generator.output_range or (-1.0, 1.0), n, seed, progress=progress)
+    return generate_images(lambda z, labels: sample(generator, z, labels), generator.z_dim,
+                           len(generator.classes), generator.output_range or (-1.0, 1.0), n,
+                           seed, progress=progress)
 
 
 def real_images(dataset: str, n: int, seed: int = REAL_SEED) -> torch.Tensor:

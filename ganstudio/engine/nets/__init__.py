@@ -22,6 +22,11 @@ if TYPE_CHECKING:
     from ganstudio.engine.data import DatasetInfo
 
 
+# The most parameters one network may have (1 GiB as float32): a config or a checkpoint that
+# asks for more is refused before any weight is allocated.
+MAX_PARAMETERS = 2**28
+
+
 @dataclass(frozen=True)
 class Family:
     name: str
@@ -78,3 +83,49 @@ def _module(cfg: ModelConfig):
     if family is None:
         raise ConfigError(f"Unknown model {cfg.family!r}; choose one of {', '.join(FAMILIES)}.")
     return importlib.import_module(family.module)
+
+
+def build_on_meta(cfg: ModelConfig, info: DatasetInfo, loss: str | None = None):
+    """The generator (and, given a ``loss``, the discriminator) on the meta device: their shapes
+    and parameter counts without allocating or initialising a single weight."""
+    import torch
+
+    with torch.device("meta"):
+        if loss is None:
+            return build_generator(cfg, info)
+        return build_networks(cfg, info, loss)
+
+
+def check_parameter_count(module: nn.Module, what: str) -> int:
+    """The number of parameters of ``module``; a ConfigError when above MAX_PARAMETERS."""
+    count = sum(p.numel() for p in module.parameters())
+    if count > MAX_PARAMETERS:
+        raise ConfigError(
+            f"{what} would have {count:,} parameters, more than the {MAX_PARAMETERS:,} GAN "
+            "Studio builds; use a smaller model (z_dim, hidden, depth or width)."
+        )
+    return count
+
+
+def activation_elements(G: nn.Module, D: nn.Module, z_dim: int, sample_shape: tuple[int, ...],
+                        n_classes: int) -> tuple[int, int]:
+    """Elements of every layer's output for one sample through G and through D, found by a
+    forward pass of networks built on the meta device (no memory, no arithmetic)."""
+    import torch
+
+    counts = [0]
+
+    def count(module, inputs, output) -> None:
+        if isinstance(output, torch.Tensor) and not list(module.children()):
+            counts[0] += output.numel()
+
+    hooks = [m.register_forward_hook(count) for m in (*G.modules(), *D.modules())]
+    try:
+        labels = torch.zeros(1, dtype=torch.long, device="meta") if n_classes else None
+        G(torch.zeros(1, z_dim, device="meta"), labels)
+        per_g, counts[0] = counts[0], 0
+        D(torch.zeros(1, *sample_shape, device="meta"), labels)
+        return per_g, counts[0]
+    finally:
+        for hook in hooks:
+            hook.remove()

@@ -8,7 +8,7 @@ from torch import nn
 from torch.export import Dim
 
 from ganstudio.engine.errors import CheckpointError
-from ganstudio.engine.loaders import SUPPORTED, load_generator
+from ganstudio.engine.formats import load_generator, supported
 
 
 class ExampleGenerator(nn.Module):
@@ -179,9 +179,9 @@ def test_truncated_files_get_a_clear_error(tmp_path, suffix):
 
 
 @pytest.mark.parametrize(("name", "content", "message"), [
-    ("photo.png", b"\x89PNG\r\n", "not a generator file"),
+    ("photo.png", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", "is a PNG image"),
     ("weights.pth", None, "not a generator laid out like the PyTorch DCGAN example"),
-    ("notes.pt2", b"hello", "not a torch.export program"),
+    ("notes.pt2", b"hello", "not a generator file GAN Studio can open: it is text"),
 ])
 def test_files_of_the_wrong_kind_list_what_is_supported(tmp_path, name, content, message):
     path = tmp_path / name
@@ -192,4 +192,40 @@ def test_files_of_the_wrong_kind_list_what_is_supported(tmp_path, name, content,
     with pytest.raises(CheckpointError, match=message) as err:
         load_generator(path)
     if name != "weights.pth":
-        assert SUPPORTED in str(err.value)
+        assert supported() in str(err.value)
+
+
+def test_the_format_is_chosen_by_content_not_by_suffix(tmp_path):
+    from ganstudio.resources import pretrained_dir
+
+    native = tmp_path / "weights.pt"  # a safetensors checkpoint under a PyTorch suffix
+    native.write_bytes((pretrained_dir() / "ring8.safetensors").read_bytes())
+    assert load_generator(native).source == "ganstudio"
+
+    pickle_named = tmp_path / "netG.pkl"  # a torch.save archive under a pickle suffix
+    torch.save(_example().state_dict(), pickle_named)
+    assert load_generator(pickle_named).source == "pytorch-dcgan"
+
+    program = torch.export.export(nn.Sequential(nn.Linear(4, 2)).eval(), (torch.randn(3, 4),))
+    exported = tmp_path / "model.bin"
+    torch.export.save(program, exported)
+    assert load_generator(exported).kind == "points"
+
+
+def test_a_checkpoint_under_a_name_that_is_not_utf8_opens(tmp_path, capsys):
+    import os
+
+    from ganstudio.cli import main
+    from ganstudio.resources import pretrained_dir
+
+    path = tmp_path / os.fsdecode(b"ring8-\xff\xfe.safetensors")
+    try:
+        path.write_bytes((pretrained_dir() / "ring8.safetensors").read_bytes())
+    except (OSError, UnicodeEncodeError):
+        pytest.skip("this file system refuses names that are not UTF-8")
+    assert load_generator(path).dataset == "ring8"
+    assert main(["info", str(path)]) == 0
+    out = tmp_path / os.fsdecode(b"samples-\xff.png")
+    assert main(["sample", str(path), "--n", "4", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert out.is_file() and "samples-\\xff.png" in printed and "damaged" not in printed
