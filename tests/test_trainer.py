@@ -361,3 +361,37 @@ def test_two_d_snapshots_carry_the_discriminator_field(tiny_config):
     with torch.no_grad():
         corner = torch.sigmoid(trainer.D(torch.tensor([[x0, y1]]))).item()
     assert snap.field[0, 0] == pytest.approx(corner, abs=1e-5)
+
+
+def test_diffaugment_shows_d_augmented_real_and_fake_images(tiny_config, monkeypatch):
+    cfg = tiny_config(steps=2, train__augment="cutout", train__eval_every=0)
+    cfg.data.name, cfg.model.family, cfg.model.width = "digits", "dcgan", 0.125
+    trainer = Trainer(cfg)
+    gen = trainer.run()
+    next(gen)
+    seen = []
+    d_forward = trainer.D.forward
+
+    def spy(x, labels=None):
+        seen.append(x.detach().clone())
+        return d_forward(x, labels)
+
+    monkeypatch.setattr(trainer.D, "forward", spy)
+    list(gen)
+    # cutout zeroes a square of half the side (clipped at the border: at least a quarter of
+    # it) in every image D sees: real, fake and G's; no such value occurs in either otherwise
+    for batch in seen[:3]:
+        per_image = (batch == 0).flatten(1).sum(1)
+        assert bool((per_image >= 7 * 7).all())
+
+
+def test_augmentation_with_probability_zero_changes_nothing(tiny_config):
+    def trained(**changes):
+        cfg = tiny_config(steps=3, train__eval_every=0, **changes)
+        cfg.data.name, cfg.model.family, cfg.model.width = "digits", "dcgan", 0.125
+        trainer = Trainer(cfg)
+        list(trainer.run())
+        return list(trainer.G.parameters())
+
+    for a, b in zip(trained(), trained(train__augment="color,translation", train__augment_p=0.0)):
+        assert torch.equal(a, b)

@@ -81,6 +81,8 @@ class TrainConfig:
     checkpoint_every: int = 1000  # 0: only the final checkpoint
     grid_size: int = 64  # samples in each snapshot (per class row count follows from it)
     evals: list[str] | None = None  # evaluations run every eval_every steps; None: defaults
+    augment: str = ""  # DiffAugment policy before D, e.g. "color,translation,cutout"; "": off
+    augment_p: float = 1.0  # the probability of each transform per image
 
 
 @dataclass
@@ -258,6 +260,19 @@ def problems(cfg: RunConfig) -> list[Problem]:
                 if name not in EVALUATIONS:
                     found.bad("train.evals", f"unknown evaluation {name!r}; choose from "
                               f"{', '.join(EVALUATIONS)}")
+    if not isinstance(train.augment, str):
+        found.bad("train.augment", f"must be a DiffAugment policy string, not {train.augment!r}")
+    elif train.augment:
+        from ganstudio.engine.augment import TRANSFORMS
+
+        for part in (p.strip() for p in train.augment.split(",")):
+            if part and part not in TRANSFORMS:
+                found.bad("train.augment", f"unknown transform {part!r}; the policy is a comma-"
+                          f"separated list of {', '.join(TRANSFORMS)}")
+    if (not isinstance(train.augment_p, (int, float)) or isinstance(train.augment_p, bool)
+            or not 0 <= train.augment_p <= 1):
+        found.bad("train.augment_p", f"must be a probability from 0 to 1, not "
+                  f"{train.augment_p!r}")
     found.positive_int("train.grid_size", train.grid_size)
     if isinstance(train.grid_size, int) and train.grid_size > 1024:
         found.bad("train.grid_size", f"must be at most 1024, not {train.grid_size}")

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from ganstudio.engine import distributed, losses
+from ganstudio.engine.augment import diff_augment
 from ganstudio.engine.checkpoint import (
     checkpoint_paths,
     read_training_state,
@@ -150,7 +151,7 @@ class Trainer:
         if self.world.distributed:
             distributed.broadcast_parameters(self.G)
             distributed.broadcast_parameters(self.D)
-        convolutional = cfg.model.family == "dcgan"
+        convolutional = cfg.model.family in ("dcgan", "resnet")
         self.amp_dtype = autocast_dtype(self.device, convolutional)
         self.memory_format = torch.preserve_format
         if self.device.type == "cuda" and convolutional:
@@ -163,6 +164,7 @@ class Trainer:
         self.opt_g = _optimizer(cfg, self.G.parameters(), cfg.optim.lr_g)
         self.opt_d = _optimizer(cfg, self.D.parameters(), cfg.optim.lr_d)
         self.d_steps = cfg.optim.d_steps
+        self.augment_p = cfg.train.augment_p  # adaptive augmentation may move it
         self.params_g = [p for p in self.G.parameters() if p.requires_grad]
         self.params_d = [p for p in self.D.parameters() if p.requires_grad]
         self.conditional = bool(cfg.model.conditional)
@@ -304,13 +306,15 @@ class Trainer:
             # Only the last D step's fakes feed the G update; the others need no graph.
             with self._autocast(), torch.set_grad_enabled(last):
                 fake = G(z, labels)
+            # D sees real and fake through the same kind of random augmentation (DiffAugment)
+            real, fake_d = self._augment(real), self._augment(fake.detach())
             with self._autocast():
                 real_logits = D(real, labels).float()
-                fake_logits = D(fake.detach(), labels).float()
+                fake_logits = D(fake_d, labels).float()
             loss_d = losses.d_loss(name, real_logits, fake_logits)
             critic = functools.partial(_logits, D, labels=labels)
             if name == "wgan-gp":
-                penalty = losses.gradient_penalty(critic, real, fake.detach().float(), self.rng)
+                penalty = losses.gradient_penalty(critic, real, fake_d.float(), self.rng)
                 loss_d = loss_d + self.config.loss.gp_lambda * penalty
             if r1_gamma > 0 and d_step == 0 and self.step % self.config.loss.r1_every == 0:
                 loss_d = loss_d + self._r1_weight() * losses.r1_penalty(critic, real)
@@ -326,7 +330,7 @@ class Trainer:
         D.requires_grad_(False)
         try:
             with self._autocast():
-                fake_logits_g = D(fake, labels).float()
+                fake_logits_g = D(self._augment(fake), labels).float()
             loss_g = losses.g_loss(name, fake_logits_g)
             self.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
@@ -346,6 +350,16 @@ class Trainer:
             losses.d_output(name, fake_logits.detach()).mean(),
             grad_g, grad_d,
         ]))
+
+    def _augment(self, x: torch.Tensor) -> torch.Tensor:
+        """DiffAugment before D (Zhao et al. 2020), on images in the generator's range."""
+        policy = self.config.train.augment
+        if not policy or self.output_range is None or self.augment_p == 0:
+            return x
+        lo, hi = self.output_range
+        unit = (x - lo) * (2.0 / (hi - lo)) - 1.0  # the transforms work in [-1, 1]
+        out = diff_augment(unit, policy, self.augment_p, self.rng)
+        return (out + 1.0) * ((hi - lo) / 2.0) + lo
 
     def _r1_weight(self) -> float:
         """The R1 term's weight when it is applied: γ/2, times the D updates it stands for.
