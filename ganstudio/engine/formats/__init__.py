@@ -1,0 +1,1 @@
+"""File formats GAN Studio opens, one small module each."""
