@@ -32,12 +32,14 @@ def upfirdn2d(
     if f is None:
         return x[:, :, ::down, ::down] if down > 1 else x
     f = f.to(x.dtype)
+    # depthwise convolutions, strided to downsample; contiguous weights are the faster kernels
     if f.ndim == 1:
         k = (f * gain**0.5).flip(0)
-        x = F.conv2d(x, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), stride=(1, down), groups=c)
-        return F.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), stride=(down, 1), groups=c)
+        row = k.view(1, 1, 1, -1).expand(c, 1, 1, -1).contiguous()
+        x = F.conv2d(x, row, stride=(1, down), groups=c)
+        return F.conv2d(x, row.view(c, 1, -1, 1), stride=(down, 1), groups=c)
     k = (f * gain).flip(0, 1)
-    return F.conv2d(x, k[None, None].expand(c, 1, -1, -1), stride=down, groups=c)
+    return F.conv2d(x, k[None, None].expand(c, 1, -1, -1).contiguous(), stride=down, groups=c)
 
 
 def upsample2d(x: torch.Tensor, f: torch.Tensor, up: int = 2) -> torch.Tensor:
