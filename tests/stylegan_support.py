@@ -86,9 +86,11 @@ def _reconstruct_persistent_obj(meta):  # only ever pickled by name, never calle
 class SnapshotPickler(pickle._Pickler):
     """The pure-Python pickler, writing some objects under the global names NVIDIA's files use."""
 
-    def __init__(self, file, protocol: int, numpy_module: str = "numpy.core.multiarray"):
+    def __init__(self, file, protocol: int, numpy_module: str = "numpy.core.multiarray",
+                 names: dict | None = None):
         super().__init__(file, protocol)
-        self.renames = {
+        self.renames = {id(obj): name for obj, name in (names or {}).items()}
+        self.renames |= {
             id(_reconstruct_persistent_obj): ("torch_utils.persistence",
                                               "_reconstruct_persistent_obj"),
             id(EasyDict): ("dnnlib.util", "EasyDict"),
@@ -128,12 +130,13 @@ class SnapshotPickler(pickle._Pickler):
         return super().save(obj, save_persistent_id)
 
 
-def dump_snapshot(snapshot: dict, protocol: int, numpy_module: str = "numpy.core.multiarray"
-                  ) -> bytes:
+def dump_snapshot(snapshot: Any, protocol: int, numpy_module: str = "numpy.core.multiarray",
+                  names: dict | None = None) -> bytes:
+    """Pickle ``snapshot``; ``names`` pickles some classes or functions under other names."""
     f = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # torch's TypedStorage deprecation notice
-        SnapshotPickler(f, protocol, numpy_module).dump(snapshot)
+        SnapshotPickler(f, protocol, numpy_module, names).dump(snapshot)
     return f.getvalue()
 
 
@@ -204,11 +207,13 @@ def random_generator(family: str, config: dict, seed: int = 0):
 
 
 def write_snapshot(path, generator, codebase: str, numpy_module: str = "numpy.core.multiarray",
-                   keys: tuple[str, ...] = ("G", "D", "G_ema", "augment_pipe")) -> None:
+                   keys: tuple[str, ...] = ("G", "D", "G_ema", "augment_pipe"),
+                   module_src: str = MODULE_SOURCE) -> None:
     """A training snapshot holding ``generator`` as G and G_ema, as NVIDIA's training loop
     pickles one (``D`` and ``augment_pipe`` are small stand-ins)."""
     kwargs = generator_init_kwargs(generator.family, generator.config, codebase)
     g = to_persistent(generator, kwargs)
+    g.meta["module_src"] = module_src
     other = Persistent(persistent_meta("Discriminator", {
         "_parameters": {"b4.out.weight": torch.nn.Parameter(torch.ones(1, 4),
                                                              requires_grad=False)}}))
