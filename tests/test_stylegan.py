@@ -221,6 +221,22 @@ def test_stylegan2_progressive_images_are_the_skip_sums(written):
     assert all(img.shape[-1] == config["img_resolution"] for _, img in shown)
 
 
+def test_stylegan2_one_sample_and_both_layouts_agree_with_a_batch(written):
+    name, _, _, g, _ = written
+    if CONFIGS[name][0] != "stylegan2":
+        pytest.skip("StyleGAN2 only")
+    ws = g.mapping(torch.randn(3, g.z_dim), _labels(g.c_dim, 3))
+    batch = g.synthesis(ws)
+    for i in range(3):  # one sample at a time takes the modulated-weight path
+        assert torch.allclose(g.synthesis(ws[i:i + 1]), batch[i:i + 1], atol=1e-5)
+    g.synthesis.channels_last = False
+    try:
+        assert torch.allclose(g.synthesis(ws), batch, atol=1e-5)
+        assert torch.allclose(g.synthesis(ws[:1]), batch[:1], atol=1e-5)
+    finally:
+        g.synthesis.channels_last = True
+
+
 def test_stylegan2_noise_modes(written):
     name, _, _, g, _ = written
     if CONFIGS[name][0] != "stylegan2":

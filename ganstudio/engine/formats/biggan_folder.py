@@ -155,8 +155,9 @@ def open_biggan(path: str | Path):
                                          ("other shape", wrong)) if names]
         raise CheckpointError(f"{where}: {WEIGHTS_NAME} does not fit the BigGAN-deep its "
                               f"{CONFIG_NAME} describes ({'; '.join(problems)}).")
-    module = BigGAN(config)
-    module.load_state_dict(state, strict=True)
+    with torch.inference_mode(False):  # plain tensors, even when called in inference mode
+        module = BigGAN(config)
+        module.load_state_dict(state, strict=True)
     names = imagenet_class_names()
     classes = names if config["num_classes"] == len(names) else tuple(
         f"class {i}" for i in range(config["num_classes"]))

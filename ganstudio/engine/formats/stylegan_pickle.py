@@ -496,8 +496,9 @@ def rebuild_generator(family: str, config: dict[str, Any], state: dict[str, torc
                                          ("other shape", wrong)) if names]
         raise CheckpointError(f"{where}'s tensors do not fit the {family} network its init "
                               f"kwargs describe ({'; '.join(problems)}).")
-    module = build_stylegan(family, config, seed=None)  # for real now; only allocated
-    module.load_state_dict(state, strict=True)
+    with torch.inference_mode(False):  # plain tensors, even when called in inference mode
+        module = build_stylegan(family, config, seed=None)  # for real now; only allocated
+        module.load_state_dict(state, strict=True)
     return module.eval().requires_grad_(False)
 
 

@@ -7,9 +7,13 @@ variance, adds per-pixel noise, and (in the "skip" architecture) adds its RGB co
 image that is upsampled from block to block. Every change of resolution goes through a small FIR
 filter (``resample_filter``, [1, 3, 3, 1] normalised, stored in the file).
 
-Instead of building a weight per sample, the convolution scales its input by the style and its
-output by the demodulation coefficients: the same arithmetic, as one convolution over the batch.
-Upsampling convolutions run transposed with stride 2, followed by the FIR filter.
+For one sample at high resolution the modulated, demodulated weight is built and used directly;
+otherwise (a batch, or activations smaller than the weight) the convolution scales its input by
+the styles and its output by the demodulation coefficients instead: the same arithmetic, as one
+convolution over the whole batch. Upsampling convolutions run
+transposed with stride 2, followed by the FIR filter; the leaky ReLU's gain is folded into those
+scales. The network runs in channels-last layout by default (``channels_last``), which the CPU's
+convolutions prefer.
 """
 
 from __future__ import annotations
@@ -43,35 +47,68 @@ def _fir_filter(taps: tuple[float, ...] | list[float]) -> torch.Tensor:
     return f / f.sum()
 
 
+def _derived(module: nn.Module, name: str, make) -> torch.Tensor:
+    """``make(module.weight)``, remembered until the weight changes (a load, a move, an edit):
+    the forms of a weight that every call would otherwise recompute."""
+    weight = module.weight
+    version = -1 if weight.is_inference() else weight._version  # inference tensors have none
+    stamp = (version, weight.data_ptr(), weight.dtype, weight.device)
+    cache = module.__dict__.setdefault("_derived_weights", {})
+    hit = cache.get(name)
+    if hit is None or hit[0] != stamp:
+        hit = cache[name] = (stamp, make(weight))
+    return hit[1]
+
+
+def _layout(x: torch.Tensor) -> torch.memory_format:
+    return (torch.channels_last if x.ndim == 4 and x.shape[1] > 1
+            and x.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format)
+
+
 def modulated_conv2d(
     x: torch.Tensor,
     weight: torch.Tensor,
     styles: torch.Tensor,
-    demodulate: bool = True,
+    out_scale: torch.Tensor | None = None,
     up: int = 1,
     resample_filter: torch.Tensor | None = None,
+    weight_t: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Convolve each sample of ``x`` with ``weight`` scaled per input channel by its ``styles``
-    (N, in), then, with ``demodulate``, normalised to unit norm per output channel.
+    (N, in) and per output channel by ``out_scale`` (N, out; the demodulation, say).
 
     With ``up`` = 2 the weight acts as a true convolution on the zero-upsampled input, followed
-    by ``resample_filter``; the output is then exactly twice the input's size.
+    by ``resample_filter``; the output is then exactly twice the input's size. ``weight_t`` is
+    ``weight.transpose(0, 1)`` when the caller keeps one ready.
     """
     n, in_ch = styles.shape
     out_ch, _, k, _ = weight.shape
-    x = x * styles.reshape(n, in_ch, 1, 1).to(x.dtype)
+    styles = styles.to(x.dtype)
+    out_scale = None if out_scale is None else out_scale.to(x.dtype)
+    if n == 1 and weight.numel() <= x[0].numel():  # scale whichever holds fewer numbers
+        scale = styles.reshape(1, in_ch, 1, 1)
+        if out_scale is not None:
+            scale = scale * out_scale.reshape(out_ch, 1, 1, 1)
+        if up == 1:
+            return F.conv2d(x, weight * scale, padding=k // 2)
+        if weight_t is None:
+            weight_t = weight.transpose(0, 1)
+        x = F.conv_transpose2d(x, weight_t * scale.transpose(0, 1), stride=up)
+    else:  # scale the activations around one convolution over the whole batch
+        x = x * styles.reshape(n, in_ch, 1, 1)
+        if up == 1:
+            x = F.conv2d(x, weight, padding=k // 2)
+        else:
+            x = F.conv_transpose2d(x, weight.transpose(0, 1) if weight_t is None else weight_t,
+                                   stride=up)
+        if out_scale is not None:
+            x = x.mul_(out_scale.reshape(n, out_ch, 1, 1))
     if up == 1:
-        x = F.conv2d(x, weight, padding=k // 2)
-    else:
-        x = F.conv_transpose2d(x, weight.transpose(0, 1), stride=up)
-        taps = resample_filter.shape[-1]
-        lo = k // 2 + (taps + up - 1) // 2 - (k - 1)
-        hi = k // 2 + (taps - up) // 2 - (k - up)
-        x = upfirdn2d(x, resample_filter, padding=(lo, hi, lo, hi), gain=up * up)
-    if demodulate:
-        power = styles.square() @ weight.square().sum(dim=(2, 3)).t()  # (N, out)
-        x = x.mul_((power + 1e-8).rsqrt().reshape(n, out_ch, 1, 1).to(x.dtype))
-    return x
+        return x
+    taps = resample_filter.shape[-1]
+    lo = k // 2 + (taps + up - 1) // 2 - (k - 1)
+    hi = k // 2 + (taps - up) // 2 - (k - up)
+    return upfirdn2d(x, resample_filter, padding=(lo, hi, lo, hi), gain=up * up)
 
 
 class StyleConv(nn.Module):
@@ -102,17 +139,29 @@ class StyleConv(nn.Module):
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "const",
                 noise_generator: torch.Generator | None = None, gain: float = 1.0) -> torch.Tensor:
-        x = modulated_conv2d(x, self.weight, self.affine(w), up=self.up,
-                             resample_filter=self.resample_filter)
+        styles = self.affine(w)
+        layout = _layout(x)
+        weight = _derived(self, f"weight {layout}", lambda v: v.contiguous(memory_format=layout))
+        weight_t = None
+        if self.up > 1:
+            weight_t = _derived(self, f"weight_t {layout}",
+                                lambda v: v.transpose(0, 1).contiguous(memory_format=layout))
+        # demodulation: unit norm per output channel of the style-scaled weight
+        power = _derived(self, "power", lambda v: v.square().sum(dim=(2, 3)).t())
+        # the activations are positively homogeneous: their gain folds into the scales
+        act_gain = self.act_gain * gain
+        out_scale = (styles.square() @ power + 1e-8).rsqrt() * act_gain
+        x = modulated_conv2d(x, weight, styles, out_scale, self.up, self.resample_filter,
+                             weight_t)
         if self.use_noise and noise_mode == "const":
-            x = x.add_(self.noise_const * self.noise_strength)
+            x = x.add_(self.noise_const * (self.noise_strength * act_gain))
         elif self.use_noise and noise_mode == "random":
             noise = torch.randn((x.shape[0], 1, self.resolution, self.resolution),
                                 generator=noise_generator, device=x.device, dtype=x.dtype)
-            x = x.add_(noise * self.noise_strength)
-        x = x.add_(self.bias.reshape(1, -1, 1, 1))
+            x = x.add_(noise.mul_(self.noise_strength * act_gain))
+        x = x.add_((self.bias * act_gain).to(x.dtype).reshape(1, -1, 1, 1))
         clamp = None if self.conv_clamp is None else self.conv_clamp * gain
-        return activate(x, self.activation, self.act_gain * gain, clamp)
+        return activate(x, self.activation, 1.0, clamp)
 
 
 class ToRGB(nn.Module):
@@ -131,8 +180,10 @@ class ToRGB(nn.Module):
         nn.init.normal_(self.weight, generator=generator)
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        x = modulated_conv2d(x, self.weight, self.affine(w) * self.weight_gain, demodulate=False)
-        x = x.add_(self.bias.reshape(1, -1, 1, 1))
+        layout = _layout(x)
+        weight = _derived(self, f"weight {layout}", lambda v: v.contiguous(memory_format=layout))
+        x = modulated_conv2d(x, weight, self.affine(w) * self.weight_gain)
+        x = x.add_(self.bias.to(x.dtype).reshape(1, -1, 1, 1))
         return x if self.conv_clamp is None else x.clamp_(-self.conv_clamp, self.conv_clamp)
 
 
@@ -185,12 +236,14 @@ class SynthesisBlock(nn.Module):
             nn.init.normal_(self.const, generator=generator)
 
     def layers(self, x: torch.Tensor | None, img: torch.Tensor | None, ws: torch.Tensor,
-               noise_mode: str, noise_generator: torch.Generator | None
+               noise_mode: str, noise_generator: torch.Generator | None,
+               layout: torch.memory_format = torch.contiguous_format
                ) -> Iterator[tuple[str, torch.Tensor]]:
         """Runs the block, yielding each layer's output by name, and last ``("image", img)``."""
         w = iter(ws.unbind(dim=1))
         if self.in_channels == 0:
             x = self.const.unsqueeze(0).expand(ws.shape[0], -1, -1, -1)
+            x = x.contiguous(memory_format=layout)
             x = self.conv1(x, next(w), noise_mode, noise_generator)
             yield "conv1", x
         elif self.architecture == "resnet":
@@ -247,6 +300,7 @@ class SynthesisNetwork(nn.Module):
             self.num_ws += block.num_conv
             self.add_module(f"b{r}", block)
         self.num_ws += getattr(self, f"b{img_resolution}").num_torgb
+        self.channels_last = True  # activations' memory layout; see the module doc
 
     @property
     def layer_groups(self) -> tuple[tuple[str, int, int], ...]:
@@ -275,16 +329,17 @@ class SynthesisNetwork(nn.Module):
         if noise_mode == "random":
             generator = torch.Generator(device=ws.device).manual_seed(int(noise_seed))
         ws = ws.to(self.b4.const.dtype)
+        layout = torch.channels_last if self.channels_last else torch.contiguous_format
         x = img = None
         for r, first in zip(self.block_resolutions, self._first_ws):
             block = getattr(self, f"b{r}")
             block_ws = ws[:, first:first + block.num_conv + block.num_torgb]
-            for name, out in block.layers(x, img, block_ws, noise_mode, generator):
+            for name, out in block.layers(x, img, block_ws, noise_mode, generator, layout):
                 if name == "features":
                     x = out
                 elif name == "image":
                     img = out
-                    yield f"b{r}", img
+                    yield f"b{r}", None if img is None else img.contiguous()
                 else:
                     yield f"b{r}.{name}", out
                     if stop_after == f"b{r}.{name}":

@@ -5,12 +5,31 @@ every nonlinearity in windowed-sinc up- and down-sampling filters. Both apply th
 true convolutions (the filter flipped), with a gain of ``up**2`` when upsampling to keep the
 signal's level; a 1-D filter is applied along each axis in turn (its gain split between them).
 Padding is given in the upsampled grid as (left, right, top, bottom); negative values crop.
+
+Upsampling runs as a transposed convolution with stride ``up`` (which never multiplies the
+inserted zeros) and downsampling as a strided convolution (which never computes the samples
+dropped), both depthwise.
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
+
+def _fir(x: torch.Tensor, kernel: torch.Tensor, up: tuple[int, int], down: tuple[int, int],
+         padding: tuple[int, int, int, int]) -> torch.Tensor:
+    """One depthwise pass of the (kh, kw) filter ``kernel``; ``up`` and ``down`` are (y, x)."""
+    c, (kh, kw) = x.shape[1], kernel.shape
+    weight = kernel[None, None].expand(c, 1, kh, kw).contiguous()
+    left, right, top, bottom = padding
+    if up == (1, 1):
+        return F.conv2d(F.pad(x, padding), weight.flip(2, 3), stride=down, groups=c)
+    # the transposed convolution is the full convolution of the zero-upsampled input; move its
+    # window to the one the padding asks for
+    y = F.conv_transpose2d(x, weight, stride=up, groups=c)
+    y = F.pad(y, (left - kw + 1, right + up[1] - kw, top - kh + 1, bottom + up[0] - kh))
+    return y[:, :, :: down[0], :: down[1]] if down != (1, 1) else y
 
 
 def upfirdn2d(
@@ -23,23 +42,15 @@ def upfirdn2d(
 ) -> torch.Tensor:
     """Upsample ``x`` (N, C, H, W) by ``up``, pad, filter with ``f`` (1-D, 2-D or None), then
     downsample by ``down``."""
-    n, c, h, w = x.shape
-    if up > 1:
-        x = x.reshape(n, c, h, 1, w, 1)
-        x = F.pad(x, (0, up - 1, 0, 0, 0, up - 1)).reshape(n, c, h * up, w * up)
-    if any(padding):
-        x = F.pad(x, padding)
     if f is None:
-        return x[:, :, ::down, ::down] if down > 1 else x
+        f = torch.ones(1, 1, dtype=x.dtype, device=x.device)
     f = f.to(x.dtype)
-    # depthwise convolutions, strided to downsample; contiguous weights are the faster kernels
-    if f.ndim == 1:
-        k = (f * gain**0.5).flip(0)
-        row = k.view(1, 1, 1, -1).expand(c, 1, 1, -1).contiguous()
-        x = F.conv2d(x, row, stride=(1, down), groups=c)
-        return F.conv2d(x, row.view(c, 1, -1, 1), stride=(down, 1), groups=c)
-    k = (f * gain).flip(0, 1)
-    return F.conv2d(x, k[None, None].expand(c, 1, -1, -1).contiguous(), stride=down, groups=c)
+    if f.ndim == 2:
+        return _fir(x, f * gain, (up, up), (down, down), padding)
+    k = f[None, :] * gain**0.5
+    left, right, top, bottom = padding
+    x = _fir(x, k, (1, up), (1, down), (left, right, 0, 0))
+    return _fir(x, k.t(), (up, 1), (down, 1), (0, 0, top, bottom))
 
 
 def upsample2d(x: torch.Tensor, f: torch.Tensor, up: int = 2) -> torch.Tensor:
