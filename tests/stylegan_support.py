@@ -58,10 +58,11 @@ class EasyDict(dict):
 
 
 class Persistent:
-    """Pickled as ``torch_utils.persistence._reconstruct_persistent_obj(meta)``."""
+    """Pickled as ``torch_utils.persistence._reconstruct_persistent_obj(meta)``; with ``build``,
+    followed by a BUILD of that state on the result (which NVIDIA's files never do)."""
 
-    def __init__(self, meta: dict):
-        self.meta = meta
+    def __init__(self, meta: dict, build: dict | None = None):
+        self.meta, self.build = meta, build
 
 
 class Call:
@@ -100,6 +101,8 @@ class SnapshotPickler(pickle._Pickler):
 
     def reducer_override(self, obj):
         if isinstance(obj, Persistent):
+            if obj.build is not None:
+                return _reconstruct_persistent_obj, (obj.meta,), obj.build
             return _reconstruct_persistent_obj, (obj.meta,)
         if isinstance(obj, Call):
             return _Global(obj.module, obj.name), obj.args

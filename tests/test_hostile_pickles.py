@@ -170,3 +170,26 @@ def test_files_that_are_not_pickles_are_refused(tmp_path):
     _refused(path, "is not a Python pickle")
     _refused(_write(tmp_path, [1, 2, 3], name="list.pkl"), "holds a list, not a snapshot")
     _refused(_write(tmp_path, {"x": 1}, name="dict.pkl"), "holds no network")
+
+
+def test_a_network_whose_fields_are_rewritten_after_building_is_refused(tmp_path):
+    meta = persistent_meta("Generator", {"_init_kwargs": EasyDict()})
+    path = _write(tmp_path, {"G_ema": Persistent(meta, build={"children": 5})})
+    _refused(path, "fields were rewritten")
+
+
+@pytest.mark.parametrize("family, change, message", [
+    ("stylegan2", {"resample_filter": [1] * 1000}, "short list of numbers"),
+    ("stylegan3", {"filter_size": 64, "lrelu_upsampling": 8}, "more than 256 taps"),
+    ("stylegan3", {"first_cutoff": 1e300}, "do not fit the stylegan3 network"),
+    ("stylegan3", {"first_cutoff": -1.0}, "cannot build"),
+])
+def test_settings_that_would_build_something_absurd_are_refused(tmp_path, family, change,
+                                                                  message):
+    config = {**TINY[1], "synthesis": {"channel_base": 16, "channel_max": 4}}
+    g = random_generator(family, {**config, "img_resolution": 16} if family == "stylegan3"
+                         else config)
+    g.config = {**g.config, "synthesis": {**g.config["synthesis"], **change}}
+    path = tmp_path / "g.pkl"
+    write_snapshot(path, g, "stylegan3")
+    _refused(path, message)

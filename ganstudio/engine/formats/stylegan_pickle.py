@@ -374,8 +374,31 @@ def read_snapshot(path: str | Path) -> StyleGANSnapshot:
     networks = {k: v for k, v in top.items() if isinstance(v, PersistentObject)}
     if not networks:
         raise CheckpointError(f"{path.name} holds no network (no G, G_ema). {OPENS}.")
+    try:
+        for network in networks.values():
+            _check_network(network)
+    except _Refused as e:
+        raise CheckpointError(f"{path.name} was refused: it holds {e}. {OPENS}.") from None
+    except RecursionError:
+        raise CheckpointError(f"{path.name} was refused: it nests modules absurdly deep.") \
+            from None
     extras = {k: v for k, v in top.items() if k not in networks}
     return StyleGANSnapshot(path, data[1], networks, extras)
+
+
+def _check_network(obj: PersistentObject) -> None:
+    """Every field of the tree has the type it is built with: a pickle may rewrite an object's
+    fields after building it (the BUILD opcode), so the result is checked, not trusted."""
+    if not (isinstance(obj.class_name, str) and isinstance(obj.init_kwargs, dict)
+            and isinstance(obj.attributes, dict) and isinstance(obj.tensors, dict)
+            and isinstance(obj.children, dict)
+            and all(isinstance(k, str) and (t is None or isinstance(t, torch.Tensor))
+                    for k, t in obj.tensors.items())
+            and all(isinstance(k, str) and isinstance(c, PersistentObject)
+                    for k, c in obj.children.items())):
+        raise _Refused("a network whose fields were rewritten after it was built")
+    for child in obj.children.values():
+        _check_network(child)
 
 
 # --- rebuilding the generator -----------------------------------------------------------------
@@ -431,8 +454,11 @@ def generator_config(obj: PersistentObject, where: str) -> tuple[str, str, dict[
                               "nor StyleGAN3 (an input layer and layers L0 …).")
     kwargs = dict(obj.init_kwargs)
     codebase = "stylegan2-ada-pytorch" if "synthesis_kwargs" in kwargs else "stylegan3"
-    mapping_kwargs = dict(kwargs.pop("mapping_kwargs", None) or {})
-    synthesis_kwargs = dict(kwargs.pop("synthesis_kwargs", None) or {})
+    mapping_kwargs = kwargs.pop("mapping_kwargs", None) or {}
+    synthesis_kwargs = kwargs.pop("synthesis_kwargs", None) or {}
+    if not isinstance(mapping_kwargs, dict) or not isinstance(synthesis_kwargs, dict):
+        raise CheckpointError(f"{where}'s mapping_kwargs and synthesis_kwargs are not dicts.")
+    mapping_kwargs, synthesis_kwargs = dict(mapping_kwargs), dict(synthesis_kwargs)
     config: dict[str, Any] = {}
     for key in ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels"):
         if key not in kwargs:
@@ -465,8 +491,13 @@ def _check_bounds(config: dict[str, Any], where: str) -> None:
             if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
                 raise CheckpointError(f"{where} has {key}={value!r}; GAN Studio expects an "
                                       f"integer from {lo} to {hi}.")
-        elif value is not None and not isinstance(value, (bool, int, float, str, list)):
-            raise CheckpointError(f"{where} has {key}={value!r}, which is not a plain setting.")
+        elif isinstance(value, list):
+            if len(value) > 64 or not all(isinstance(v, (int, float)) for v in value):
+                raise CheckpointError(f"{where} has {key}={value!r:.80}; GAN Studio expects a "
+                                      "short list of numbers.")
+        elif value is not None and not isinstance(value, (bool, int, float, str)):
+            raise CheckpointError(f"{where} has {key}={value!r:.80}, which is not a plain "
+                                  "setting.")
 
 
 def rebuild_generator(family: str, config: dict[str, Any], state: dict[str, torch.Tensor],
@@ -479,7 +510,8 @@ def rebuild_generator(family: str, config: dict[str, Any], state: dict[str, torc
     try:
         with torch.device("meta"):  # sizes only: nothing is allocated before they are checked
             module = build_stylegan(family, config, seed=None)
-    except (ConfigError, ValueError, ZeroDivisionError) as e:
+    except (ConfigError, ValueError, TypeError, ZeroDivisionError, OverflowError,
+            RuntimeError) as e:
         raise CheckpointError(
             f"{where} describes a network GAN Studio cannot build ({e}).") from None
     expected = {k: tuple(t.shape) for k, t in module.state_dict().items()}

@@ -27,6 +27,8 @@ from ganstudio.engine.errors import ConfigError
 from ganstudio.engine.nets.stylegan import LRELU_SLOPE, EqualizedLinear
 from ganstudio.engine.nets.upfirdn import upfirdn2d
 
+MAX_FILTER_TAPS = 256  # published networks use 12 to 24
+
 
 def layer_specs(img_resolution: int, img_channels: int, channel_base: int = 32768,
                 channel_max: int = 512, num_layers: int = 14, num_critical: int = 2,
@@ -175,10 +177,14 @@ class AliasFreeLayer(nn.Module):
 
         tmp = self.tmp_sampling_rate
         self.up_factor = round(tmp / in_sampling_rate)
+        self.down_factor = round(tmp / out_sampling_rate)
+        if max(self.up_factor, self.down_factor) * filter_size > MAX_FILTER_TAPS:
+            raise ConfigError(f"StyleGAN3 layer filters of more than {MAX_FILTER_TAPS} taps "
+                              f"(rates {in_sampling_rate} → {tmp} → {out_sampling_rate}, "
+                              f"filter_size {filter_size}).")
         self.up_taps = filter_size * self.up_factor if self.up_factor > 1 and not is_torgb else 1
         self.register_buffer("up_filter", lowpass_filter(
             self.up_taps, in_cutoff, in_half_width * 2, tmp))
-        self.down_factor = round(tmp / out_sampling_rate)
         self.down_taps = (filter_size * self.down_factor
                           if self.down_factor > 1 and not is_torgb else 1)
         self.down_radial = use_radial_filters and not is_critically_sampled
