@@ -193,3 +193,16 @@ def test_settings_that_would_build_something_absurd_are_refused(tmp_path, family
     path = tmp_path / "g.pkl"
     write_snapshot(path, g, "stylegan3")
     _refused(path, message)
+
+
+def test_shared_structures_stay_shared_and_shared_modules_are_refused(tmp_path):
+    # 60 levels of lists, each holding the level below twice: 2**60 leaves if copied naively
+    nested: list = [1.0]
+    for _ in range(60):
+        nested = [nested, nested]
+    meta = persistent_meta("Generator", {"z_dim": nested, "_init_kwargs": EasyDict()})
+    _refused(_write(tmp_path, {"G_ema": Persistent(meta)}), "not a StyleGAN generator")
+    child = Persistent(persistent_meta("FullyConnectedLayer", {}))
+    meta = persistent_meta("Generator", {"_modules": {"a": child, "b": child}})
+    _refused(_write(tmp_path, {"G_ema": Persistent(meta)}, name="shared.pkl"),
+             "a module used twice, or inside itself")

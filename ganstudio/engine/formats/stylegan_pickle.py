@@ -36,11 +36,7 @@ OPENS = (
 
 MAX_TENSOR_DIMS = 8
 MAX_PARAMETERS = 2_000_000_000  # elements in the rebuilt generator; the largest release is ~0.1 G
-_NETWORK_KEYS = ("G", "D", "G_ema", "augment_pipe")
-_MODULE_FIELDS = {
-    "_parameters", "_buffers", "_modules", "_non_persistent_buffers_set", "training",
-    "_init_args", "_init_kwargs",
-}
+MAX_LIST_ARRAY = 4096  # numpy arrays up to this size become lists; larger ones tensors
 
 
 # --- what a snapshot holds, as plain data --------------------------------------------------------
@@ -224,21 +220,36 @@ def _persistent_object(meta: Any) -> PersistentObject:
     kwargs = _plain(state.get("_init_kwargs", {}))
     if not isinstance(kwargs, dict):
         raise _Refused("init kwargs that are not a dict")
-    attributes = {k: _plain(v) for k, v in state.items()
-                  if isinstance(k, str) and k not in _MODULE_FIELDS and not k.startswith("_")}
+    attributes = _plain({k: v for k, v in state.items()
+                         if isinstance(k, str) and k != "training" and not k.startswith("_")})
     return PersistentObject(class_name, kwargs, tensors, children, attributes)
 
 
-def _plain(value: Any) -> Any:
-    """Plain Python data (dict, list, tuple, set, numbers, strings, tensors) from stand-ins."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
+def _plain(value: Any, memo: dict[int, Any] | None = None) -> Any:
+    """Plain Python data (dicts, lists, tuples, sets, numbers, strings, tensors) from stand-ins.
+
+    Shared objects stay shared (``memo``): a pickle can reference one list from many places, and
+    copying each reference would blow up a small file into an enormous structure.
+    """
+    memo = {} if memo is None else memo
+    if id(value) in memo:
+        return memo[id(value)]
+    if isinstance(value, (dict, list)):
+        out: Any = {} if isinstance(value, dict) else []
+        memo[id(value)] = out  # first, in case the value contains itself
+        if isinstance(value, dict):
+            out.update((k, _plain(v, memo)) for k, v in value.items())
+        else:
+            out.extend(_plain(v, memo) for v in value)
+        return out
     if isinstance(value, tuple):
-        return tuple(_plain(v) for v in value)
+        out = memo[id(value)] = tuple(_plain(v, memo) for v in value)
+        return out
     if isinstance(value, _NumpyArray):
-        return value.array.tolist() if value.array is not None else []
+        array = value.array if value.array is not None else np.zeros(0)
+        out = array.tolist() if array.size <= MAX_LIST_ARRAY else torch.from_numpy(array.copy())
+        memo[id(value)] = out
+        return out
     if value is None or isinstance(value, (bool, int, float, complex, str, bytes, set,
                                            torch.Tensor, PersistentObject)):
         return value
@@ -376,7 +387,7 @@ def read_snapshot(path: str | Path) -> StyleGANSnapshot:
         raise CheckpointError(f"{path.name} holds no network (no G, G_ema). {OPENS}.")
     try:
         for network in networks.values():
-            _check_network(network)
+            _check_network(network, set())
     except _Refused as e:
         raise CheckpointError(f"{path.name} was refused: it holds {e}. {OPENS}.") from None
     except RecursionError:
@@ -386,9 +397,13 @@ def read_snapshot(path: str | Path) -> StyleGANSnapshot:
     return StyleGANSnapshot(path, data[1], networks, extras)
 
 
-def _check_network(obj: PersistentObject) -> None:
-    """Every field of the tree has the type it is built with: a pickle may rewrite an object's
-    fields after building it (the BUILD opcode), so the result is checked, not trusted."""
+def _check_network(obj: PersistentObject, seen: set[int]) -> None:
+    """Every field of the tree has the type it is built with, and no module appears twice: a
+    pickle may rewrite an object's fields after building it (the BUILD opcode) and reference one
+    object from many places, so the result is checked, not trusted."""
+    if id(obj) in seen:
+        raise _Refused("a module used twice, or inside itself")
+    seen.add(id(obj))
     if not (isinstance(obj.class_name, str) and isinstance(obj.init_kwargs, dict)
             and isinstance(obj.attributes, dict) and isinstance(obj.tensors, dict)
             and isinstance(obj.children, dict)
@@ -398,7 +413,7 @@ def _check_network(obj: PersistentObject) -> None:
                     for k, c in obj.children.items())):
         raise _Refused("a network whose fields were rewritten after it was built")
     for child in obj.children.values():
-        _check_network(child)
+        _check_network(child, seen)
 
 
 # --- rebuilding the generator -----------------------------------------------------------------
