@@ -16,11 +16,15 @@ gain is measured under the same load:
     ours-nchw      GAN Studio's network (polyphase FIR, cached weight forms, folded gains) in NCHW
     ours-no-grad   … in channels-last layout, under torch.no_grad
     ours           … in channels-last layout, under torch.inference_mode (what the app uses)
+    ours-1-thread  … on one thread instead of --threads (on a shared, busy machine a second
+                   thread can cost more in waiting at every operation than it gains)
 
     python benchmarks/explorer_stylegan.py [--runs 20] [--sizes 256 1024] [--threads 2]
 
 The 256 px network is FFHQ-256's (channel_base 16384), the 1024 px one config F (32768); both
-cap channels at 512, with an 8-layer mapping network and w of 512.
+cap channels at 512, with an 8-layer mapping network and w of 512. Progress goes to stderr, the
+JSON to stdout. CPU times are the process's: on one thread they are the work itself, however
+busy the machine; on more, they include the time threads spend waiting for each other.
 """
 
 from __future__ import annotations
@@ -30,7 +34,10 @@ import contextlib
 import json
 import os
 import statistics
+import sys
 import time
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the app sets it (app/main.py)
 
 import numpy as np
 import torch
@@ -108,33 +115,38 @@ def grouped_modulated_conv2d(x, weight, styles, out_scale=None, up=1, resample_f
     return y.reshape(n, o, *y.shape[2:])
 
 
-VARIANTS = {  # name: (modulated conv, upsample, upfirdn, channels_last, grad context)
+VARIANTS = {  # name: (modulated conv, upsample, upfirdn, channels_last, grad context, threads)
     "naive": (looped_modulated_conv2d(False), naive_upsample2d, naive_upfirdn2d, False,
-              torch.no_grad),
+              torch.no_grad, None),
     "transposed": (looped_modulated_conv2d(True), naive_upsample2d, naive_upfirdn2d, False,
-                   torch.no_grad),
+                   torch.no_grad, None),
     "grouped": (grouped_modulated_conv2d, naive_upsample2d, naive_upfirdn2d, False,
-                torch.no_grad),
-    "ours-nchw": (None, None, None, False, torch.inference_mode),
-    "ours-no-grad": (None, None, None, True, torch.no_grad),
-    "ours": (None, None, None, True, torch.inference_mode),
+                torch.no_grad, None),
+    "ours-nchw": (None, None, None, False, torch.inference_mode, None),
+    "ours-no-grad": (None, None, None, True, torch.no_grad, None),
+    "ours": (None, None, None, True, torch.inference_mode, None),
+    "ours-1-thread": (None, None, None, True, torch.inference_mode, 1),
 }
 
 
 @contextlib.contextmanager
 def variant(name: str, net):
-    conv, upsample, upfirdn, channels_last, grad = VARIANTS[name]
+    conv, upsample, upfirdn, channels_last, grad, threads = VARIANTS[name]
     saved = (stylegan2.modulated_conv2d, stylegan2.upsample2d, stylegan2.upfirdn2d)
+    saved_threads = torch.get_num_threads()
     if conv is not None:
         stylegan2.modulated_conv2d, stylegan2.upsample2d = conv, upsample
         stylegan2.upfirdn2d = upfirdn
     net.synthesis.channels_last = channels_last
+    if threads is not None:
+        torch.set_num_threads(threads)
     try:
         with grad():
             yield
     finally:
         stylegan2.modulated_conv2d, stylegan2.upsample2d, stylegan2.upfirdn2d = saved
         net.synthesis.channels_last = True
+        torch.set_num_threads(saved_threads)
 
 
 # --- measuring ---------------------------------------------------------------------------------
@@ -166,6 +178,7 @@ def image_latency(net, names: list[str], runs: int, seed: int) -> dict:
     with torch.no_grad():
         ws_list = [net.mapping(torch.randn(1, 512, generator=g)) for _ in range(runs + 1)]
     for i, ws in enumerate(ws_list):
+        print(f"{res} px: run {i} of {runs}", file=sys.stderr, flush=True)
         for name in names:
             with variant(name, net):
                 seen = render_stages(net, ws, stages)
@@ -186,6 +199,7 @@ def strip(net, names: list[str], frames: int = 16, repeats: int = 2) -> dict:
         ws = keys[:1].lerp(keys[1:], t)
     out = {}
     for name in names:
+        print(f"strip: {name}", file=sys.stderr, flush=True)
         wall, cpu = [], []
         for _ in range(repeats):
             with variant(name, net):
@@ -199,6 +213,7 @@ def strip(net, names: list[str], frames: int = 16, repeats: int = 2) -> dict:
 
 
 def ganspace(net, samples: int = 10_000, components: int = 10) -> dict:
+    """Sample w, then their leading principal directions, as GANSpace does in W."""
     start = time.perf_counter()
     with torch.inference_mode():
         g = torch.Generator().manual_seed(3)
@@ -206,8 +221,8 @@ def ganspace(net, samples: int = 10_000, components: int = 10) -> dict:
                        for _ in range(samples // 1000)])
         mapped = time.perf_counter()
         centred = w - w.mean(dim=0)
-        _, _, v = torch.linalg.svd(centred, full_matrices=False)
-        directions = v[:components]
+        _, _, v = torch.pca_lowrank(centred, q=components + 10, center=False, niter=4)
+        directions = v[:, :components].t()
     done = time.perf_counter()
     assert directions.shape == (components, 512)
     return {"mapping_s": round(mapped - start, 3), "pca_s": round(done - mapped, 3),
@@ -229,16 +244,12 @@ def main() -> None:
     for size in args.sizes:
         net = build_stylegan("stylegan2", config(size), seed=0).eval().requires_grad_(False)
         runs = args.runs if size <= 256 else args.runs_1024
-        names = list(VARIANTS) if size <= 256 else ["naive", "grouped", "ours"]
+        names = (list(VARIANTS) if size <= 256
+                 else ["naive", "grouped", "ours", "ours-1-thread"])
         entry = {"parameters": sum(p.numel() for p in net.parameters()),
                  "num_ws": net.num_ws, "batch_1": image_latency(net, names, runs, seed=size)}
-        single = {}
-        torch.set_num_threads(1)
-        single["ours"] = image_latency(net, ["ours"], max(3, runs // 4), seed=size + 1)["ours"]
-        torch.set_num_threads(args.threads)
-        entry["batch_1_one_thread"] = single
         if size <= 256:
-            entry["strip_16_frames"] = strip(net, ["naive", "grouped", "ours"])
+            entry["strip_16_frames"] = strip(net, ["naive", "grouped", "ours", "ours-1-thread"])
             entry["ganspace_10000_w"] = ganspace(net)
         result[f"{size}px"] = entry
     result["load_average_1min_end"] = round(os.getloadavg()[0], 2)
