@@ -172,7 +172,7 @@ def render_stages(net, ws, stages: tuple[int, ...]) -> dict[int, tuple[float, fl
 def image_latency(net, names: list[str], runs: int, seed: int) -> dict:
     """Each variant renders a new w per run, interleaved with the others (same load for all)."""
     res = net.img_resolution
-    stages = tuple(r for r in (32, 64, res) if r <= res)
+    stages = tuple(r for r in (16, 32, 64, res) if r <= res)
     times = {n: {r: ([], []) for r in stages} for n in names}
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
