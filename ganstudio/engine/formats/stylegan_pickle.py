@@ -525,8 +525,7 @@ def rebuild_generator(family: str, config: dict[str, Any], state: dict[str, torc
     try:
         with torch.device("meta"):  # sizes only: nothing is allocated before they are checked
             module = build_stylegan(family, config, seed=None)
-    except (ConfigError, ValueError, TypeError, ZeroDivisionError, OverflowError,
-            RuntimeError) as e:
+    except (ConfigError, ValueError, TypeError, ArithmeticError, RuntimeError) as e:
         raise CheckpointError(
             f"{where} describes a network GAN Studio cannot build ({e}).") from None
     expected = {k: tuple(t.shape) for k, t in module.state_dict().items()}

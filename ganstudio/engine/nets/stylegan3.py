@@ -37,15 +37,17 @@ def layer_specs(img_resolution: int, img_channels: int, channel_base: int = 3276
     """Per layer (the input first, then ``num_layers`` + 1 layers ending with ToRGB): channels,
     size, sampling rate, cutoff and transition half-width."""
     n = num_layers
-    exponents = np.minimum(np.arange(n + 1) / (n - num_critical), 1)
-    last_cutoff = img_resolution / 2
-    cutoffs = first_cutoff * (last_cutoff / first_cutoff) ** exponents
-    stopbands = first_stopband * (last_cutoff * last_stopband_rel / first_stopband) ** exponents
-    rates = np.exp2(np.ceil(np.log2(np.minimum(stopbands * 2, img_resolution))))
-    half_widths = np.maximum(stopbands, rates / 2) - cutoffs
+    with np.errstate(all="raise"):  # settings that make no sense fail here, not as NaN later
+        exponents = np.minimum(np.arange(n + 1) / (n - num_critical), 1)
+        last_cutoff = img_resolution / 2
+        cutoffs = first_cutoff * (last_cutoff / first_cutoff) ** exponents
+        stopbands = (first_stopband
+                     * (last_cutoff * last_stopband_rel / first_stopband) ** exponents)
+        rates = np.exp2(np.ceil(np.log2(np.minimum(stopbands * 2, img_resolution))))
+        half_widths = np.maximum(stopbands, rates / 2) - cutoffs
+        channels = np.rint(np.minimum((channel_base / 2) / cutoffs, channel_max))
     sizes = rates + margin_size * 2
     sizes[-2:] = img_resolution
-    channels = np.rint(np.minimum((channel_base / 2) / cutoffs, channel_max))
     channels[-1] = img_channels
     return [{"channels": int(channels[i]), "size": int(sizes[i]),
              "sampling_rate": int(rates[i]), "cutoff": float(cutoffs[i]),
