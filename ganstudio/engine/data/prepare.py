@@ -633,7 +633,7 @@ def _find_by_stamp(path: Path, options: PrepareOptions) -> PreparedSet | None:
 def _with_flip(prepared: PreparedSet, flip: bool) -> PreparedSet:
     if prepared.flip != flip:
         prepared.meta["flip"] = flip
-        atomic_write_json(prepared.folder / "meta.json", prepared.meta)
+        atomic_write_json(prepared.folder / "meta.json", prepared.meta, replace=True)
     return prepared
 
 

@@ -119,11 +119,11 @@ def looks_like(path: Path, head: bytes, st: os.stat_result) -> str:
     for magic, what in _MAGIC:
         if head.startswith(magic):
             return what
-    if _is_text(head):
-        return "JSON text" if head.lstrip()[:1] in (b"{", b"[") else "text"
-    if len(head) < 16:
+    if len(head) < 16:  # too short to tell text from the start of a cut binary file
         count = f"{st.st_size} byte" + ("s" if st.st_size != 1 else "")
         return f"only {count} long: truncated, or not a generator file"
+    if _is_text(head):
+        return "JSON text" if head.lstrip()[:1] in (b"{", b"[") else "text"
     return "binary data of a kind GAN Studio does not know"
 
 

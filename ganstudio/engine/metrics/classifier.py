@@ -159,7 +159,8 @@ def save_classifier(path: str | Path, trained: TrainedClassifier) -> Path:
 
     tensors = {k: (v.half() if v.is_floating_point() else v).contiguous()
                for k, v in trained.network.state_dict().items()}
-    return atomic_write_bytes(path, save(tensors, metadata={"meta": json.dumps(trained.meta)}))
+    return atomic_write_bytes(path, save(tensors, metadata={"meta": json.dumps(trained.meta)}),
+                              replace=True)  # retraining a recipe replaces its file
 
 
 def load_classifier(path: str | Path) -> TrainedClassifier:
