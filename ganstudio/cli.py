@@ -103,6 +103,16 @@ def build_parser() -> argparse.ArgumentParser:
                         "that exists)")
     sample.add_argument("--force", action="store_true", help="replace the --out file if it exists")
 
+    convert = sub.add_parser(
+        "convert", help="turn any generator GAN Studio opens into a GAN Studio checkpoint",
+        description="Read a generator file once (a StyleGAN pickle, a BigGAN folder, a DCGAN "
+        "netG.pth, a GAN Studio checkpoint) and write it as a GAN Studio .safetensors "
+        "checkpoint, which opens fast and runs no code.")
+    convert.add_argument("source", help="the generator file or folder")
+    convert.add_argument("out", help="the .safetensors file to write")
+    convert.add_argument("--half", action="store_true", help="store weights as fp16 (half size)")
+    convert.add_argument("--force", action="store_true", help="replace OUT if it exists")
+
     info = sub.add_parser("info", help="describe a checkpoint or run folder")
     info.add_argument("path", help="a checkpoint file or run folder")
     info.add_argument("--json", action="store_true", help="print JSON")
@@ -161,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         if not argv or argv[0] not in {"app", "explore", "train", "sample", "info", "recipes",
-                                      "data", "eval", "classifiers", "-h", "--help",
+                                      "data", "eval", "classifiers", "convert", "-h", "--help",
                                       "--version"}:
             argv = ["app", *argv]
         args = parser.parse_args(argv)
@@ -170,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         handler = {"app": _cmd_app, "explore": _cmd_explore, "train": _cmd_train,
                    "sample": _cmd_sample,
                    "info": _cmd_info, "recipes": _cmd_recipes, "data": _cmd_data,
-                   "eval": cmd_eval, "classifiers": cmd_classifiers}[args.command]
+                   "eval": cmd_eval, "classifiers": cmd_classifiers,
+                   "convert": _cmd_convert}[args.command]
         return handler(args)
     except UsageError as e:
         print(printable(f"{e}"), file=sys.stderr)
@@ -575,6 +586,24 @@ def _class_index(klass: str, classes: tuple[str, ...]) -> int:
 # --- info -----------------------------------------------------------------------------------
 
 
+def _cmd_convert(args) -> int:
+    from ganstudio.engine.atomic import check_writable
+    from ganstudio.engine.convert import convert
+    from ganstudio.engine.formats import load_generator
+
+    out = Path(args.out)
+    if out.suffix.lower() != ".safetensors":
+        raise UsageError(f"ganstudio convert: {args.out} must be a .safetensors file")
+    if out.is_file() and not out.is_symlink() and not args.force:
+        raise UsageError(f"ganstudio convert: {args.out} exists; choose another name, or add "
+                         "--force to replace it")
+    check_writable(out, replace=args.force)
+    generator = load_generator(args.source)
+    path = convert(generator, out, half=args.half, replace=args.force)
+    print(path)
+    return 0
+
+
 def describe_path(path: Path) -> dict:
     """What ``ganstudio info`` reports: the config, the step and parameter counts."""
     from ganstudio.engine.checkpoint import (
@@ -590,7 +619,7 @@ def describe_path(path: Path) -> dict:
     if not os.path.lexists(path):
         raise UsageError(f"ganstudio info: {path} does not exist")
     out: dict = {"path": str(path)}
-    if path.is_dir() and (path / "config.json").exists():
+    if path.is_dir() and (path / "config.json").exists() and find_format(path) is native_format:
         run = RunFolder(path)
         meta = run.meta()
         steps = [r["step"] for r in run.metrics() if r["type"] == "step"]
@@ -622,7 +651,10 @@ def describe_path(path: Path) -> dict:
         out["config"] = info.meta.get("config")
         return out
     generator = fmt.load(path)
-    out.update(kind="checkpoint", source=generator.source, z_dim=generator.z_dim,
+    out.update(kind="checkpoint", source=generator.source, family=generator.meta.get("family"),
+               z_dim=generator.z_dim, latent_space=generator.latent_space,
+               latent_dim=generator.latent_dim, num_ws=generator.num_ws,
+               classes=len(generator.classes), dataset=generator.dataset,
                shape=list(generator.shape), params_g=sum(
                    p.numel() for p in generator.module.parameters()), params_d=None)
     return out
@@ -641,8 +673,16 @@ def _cmd_info(args) -> int:
                      f"{info['latest_checkpoint'] or 'none yet'}")
     else:
         what = info.get("family") or info.get("source")
-        lines.append(f"  checkpoint ({what}) at step {info.get('step', '?')}"
+        when = f" at step {info['step']}" if "step" in info else ""
+        lines.append(f"  checkpoint ({what}){when}"
                      + (f", trained on {info['dataset']}" if info.get("dataset") else ""))
+        if info.get("latent_space") == "w":
+            lines.append(f"  latents: z {info['z_dim']} → w {info['latent_dim']} × "
+                         f"{info['num_ws']} style inputs")
+        if info.get("shape"):
+            c, h, w = (info["shape"] + [0, 0])[:3]
+            lines.append(f"  samples: {w}×{h} {'RGB' if c == 3 else 'grey'}"
+                         + (f", {info['classes']} classes" if info.get("classes") else ""))
     params_d = info.get("params_d")
     lines.append(f"  parameters: G {_count(info.get('params_g'))}, D {_count(params_d)}")
     if info.get("config"):

@@ -31,6 +31,7 @@ from safetensors.torch import save as save_safetensors
 from ganstudio import __version__
 from ganstudio.engine.atomic import atomic_write_bytes, atomic_write_json
 from ganstudio.engine.errors import CheckpointError, ConfigError, first_line
+from ganstudio.engine.generators import PRETRAINED_FAMILIES
 from ganstudio.engine.readers import (
     check_zip,
     open_regular,
@@ -452,6 +453,11 @@ def _read_generator_header(path: str | Path) -> tuple[Path, dict[str, tuple[int,
             f"{path} is a training state, not a generator; open the .safetensors file "
             "beside it (without .train)."
         )
+    if meta.get("family") in PRETRAINED_FAMILIES:  # a converted StyleGAN or BigGAN
+        from ganstudio.engine.generators import check_converted_meta
+
+        check_converted_meta(meta, str(path))
+        return path, shapes, meta
     model_cfg, info = check_generator_meta(meta, path)
     try:
         planned = build_on_meta(model_cfg, info)
@@ -550,6 +556,10 @@ def load_native_generator(path: str | Path) -> Generator:
     from ganstudio.engine.nets import build_generator
 
     path, _, meta = _read_generator_header(path)
+    if meta.get("family") in PRETRAINED_FAMILIES:
+        from ganstudio.engine.generators import load_converted
+
+        return load_converted(path, meta, lambda: read_safetensors(path)[0])
     model_cfg, info = check_generator_meta(meta, path)
     tensors, _ = read_safetensors(path)
     module = build_generator(model_cfg, info)

@@ -30,7 +30,9 @@ if TYPE_CHECKING:
     from ganstudio.engine.generator import Generator
 
 # Asked in this order; the first whose sniff says yes loads the file.
-FORMAT_MODULES = ("native", "torch_export", "pytorch_dcgan")
+# BigGAN folders before run folders (both hold a config.json); StyleGAN pickles before the
+# PyTorch files, whose legacy form is a pickle too.
+FORMAT_MODULES = ("biggan_folder", "native", "torch_export", "stylegan_pickle", "pytorch_dcgan")
 HEAD_BYTES = 4096
 
 

@@ -69,38 +69,44 @@ def read_config(path: Path) -> dict[str, Any]:
         raise CheckpointError(f"{path} could not be read ({e.strerror or e}).") from None
     except ValueError as e:
         raise CheckpointError(f"{path} is not valid JSON ({e}).") from None
+    return check_config(config, path.name)
+
+
+def check_config(config: Any, where: str) -> dict[str, Any]:
+    """A BigGAN-deep config (from config.json, or a converted checkpoint's metadata) with every
+    key BigGAN needs, of the right type and within sane bounds."""
     if not isinstance(config, dict):
-        raise CheckpointError(f"{path} does not hold a BigGAN config (a JSON object).")
+        raise CheckpointError(f"{where} does not hold a BigGAN config (a JSON object).")
     for key, kind in _CONFIG_KEYS.items():
         value = config.get(key)
         ok = isinstance(value, (int, float)) and not isinstance(value, bool) if kind is float \
             else isinstance(value, kind) and not isinstance(value, bool)
         if not ok:
-            raise CheckpointError(f"{path.name} lacks {key} (a {kind.__name__}) or has "
+            raise CheckpointError(f"{where} lacks {key} (a {kind.__name__}) or has "
                                   f"{key}={value!r}.")
         if key in _BOUNDS and not _BOUNDS[key][0] <= value <= _BOUNDS[key][1]:
-            raise CheckpointError(f"{path.name} has {key}={value}; GAN Studio expects "
+            raise CheckpointError(f"{where} has {key}={value}; GAN Studio expects "
                                   f"{_BOUNDS[key][0]} to {_BOUNDS[key][1]}.")
     layers = config["layers"]
     if not 1 <= len(layers) <= 64 or not all(
             isinstance(layer, list) and len(layer) == 3 and isinstance(layer[0], bool)
             and all(isinstance(m, int) and 1 <= m <= 64 for m in layer[1:]) for layer in layers):
-        raise CheckpointError(f"{path.name} has layers that are not [upsample, in, out] "
+        raise CheckpointError(f"{where} has layers that are not [upsample, in, out] "
                               "triples of a flag and two channel multipliers.")
     # the first map has 16 × channel_width channels, the last channel_width; a block keeps or
     # halves its input's
     chain = [16] + [layer[2] for layer in layers]
     if chain[-1] != 1 or any(layer[1] != chain[i] or layer[2] not in (layer[1], layer[1] / 2)
                              for i, layer in enumerate(layers)):
-        raise CheckpointError(f"{path.name} has layers whose channels do not chain: from 16 "
+        raise CheckpointError(f"{where} has layers whose channels do not chain: from 16 "
                               "to 1 times channel_width, each starting where the last ended "
                               "and keeping or halving them.")
     upsamplings = sum(1 for layer in layers if layer[0])
     if config["output_dim"] != 4 * 2**upsamplings:
-        raise CheckpointError(f"{path.name} says output_dim={config['output_dim']}, but its "
+        raise CheckpointError(f"{where} says output_dim={config['output_dim']}, but its "
                               f"layers upsample 4 px to {4 * 2**upsamplings} px.")
     if config["class_embed_dim"] != config["z_dim"]:
-        raise CheckpointError(f"{path.name} has class_embed_dim {config['class_embed_dim']} ≠ "
+        raise CheckpointError(f"{where} has class_embed_dim {config['class_embed_dim']} ≠ "
                               f"z_dim {config['z_dim']}; BigGAN-deep needs them equal.")
     return {key: config[key] for key in _CONFIG_KEYS}
 
@@ -127,7 +133,6 @@ def _read_state(path: Path) -> dict[str, torch.Tensor]:
 def open_biggan(path: str | Path):
     """``(BigGAN, BigGANInfo)`` from a pytorch-pretrained-BigGAN folder (or one of its files);
     the network is in eval mode on the CPU."""
-    from ganstudio.engine.nets.biggan import BigGAN
 
     config_path, weights_path = _files(Path(path))
     for needed in (config_path, weights_path):
@@ -136,38 +141,55 @@ def open_biggan(path: str | Path):
                                   f"{CONFIG_NAME} and {WEIGHTS_NAME}.")
     config = read_config(config_path)
     where = config_path.parent.name or str(config_path.parent)
+    module = rebuild_biggan(config, lambda: _read_state(weights_path), where)
+    return module, BigGANInfo(config, class_names(config["num_classes"]), config_path,
+                              weights_path)
+
+
+def rebuild_biggan(config: dict[str, Any], read_state, where: str):
+    """Our BigGAN-deep with the tensors ``read_state()`` returns, loaded by name: the network is
+    sized on the meta device first, so a config asking for a giant network costs nothing."""
+    from ganstudio.engine.nets.biggan import BigGAN
+
     try:
         with torch.device("meta"):  # sizes only, before anything is allocated
             expected = {k: tuple(t.shape) for k, t in BigGAN(config).state_dict().items()}
     except (ConfigError, ValueError, IndexError) as e:
-        raise CheckpointError(f"{where}: {CONFIG_NAME} describes a network GAN Studio cannot "
+        raise CheckpointError(f"{where}: the config describes a network GAN Studio cannot "
                               f"build ({e}).") from None
     total = sum(math.prod(s) for s in expected.values())
     if total > MAX_PARAMETERS:
-        raise CheckpointError(f"{where}: {CONFIG_NAME} describes {total:,} numbers; GAN Studio "
+        raise CheckpointError(f"{where}: the config describes {total:,} numbers; GAN Studio "
                               f"opens up to {MAX_PARAMETERS:,}.")
-    state = _read_state(weights_path)
+    state = read_state()
     missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
     wrong = sorted(k for k in set(expected) & set(state) if tuple(state[k].shape) != expected[k])
     if missing or unexpected or wrong:
         problems = [f"{label}: {', '.join(names[:3])}{' …' if len(names) > 3 else ''}"
                     for label, names in (("missing", missing), ("unexpected", unexpected),
                                          ("other shape", wrong)) if names]
-        raise CheckpointError(f"{where}: {WEIGHTS_NAME} does not fit the BigGAN-deep its "
-                              f"{CONFIG_NAME} describes ({'; '.join(problems)}).")
+        raise CheckpointError(f"{where}: the weights do not fit the BigGAN-deep its config "
+                              f"describes ({'; '.join(problems)}).")
     with torch.inference_mode(False):  # plain tensors, even when called in inference mode
         module = BigGAN(config)
-        module.load_state_dict(state, strict=True)
+        module.load_state_dict({k: t.float() for k, t in state.items()}, strict=True)
+    return module.eval().requires_grad_(False)
+
+
+def class_names(num_classes: int) -> tuple[str, ...]:
     names = imagenet_class_names()
-    classes = names if config["num_classes"] == len(names) else tuple(
-        f"class {i}" for i in range(config["num_classes"]))
-    return module.eval().requires_grad_(False), BigGANInfo(config, classes, config_path,
-                                                           weights_path)
+    return names if num_classes == len(names) else tuple(
+        f"class {i}" for i in range(num_classes))
 
 
 def load(path: Path):
-    """The format's entry point for the registry; returns ``open_biggan(path)``."""
-    return open_biggan(path)
+    """A BigGAN-deep folder's generator, behind the generator interface."""
+    from ganstudio.engine.generators import biggan_model
+
+    module, info = open_biggan(path)
+    return biggan_model(module, info.config_path.parent, "biggan",
+                        {"family": "biggan", "network": info.config}, info.classes,
+                        dataset="ImageNet")
 
 
 @cache

@@ -487,6 +487,29 @@ def generator_config(obj: PersistentObject, where: str) -> tuple[str, str, dict[
     return family, codebase, config
 
 
+def check_config(family: Any, config: Any, where: str) -> tuple[str, dict[str, Any]]:
+    """A config read back from JSON (a converted checkpoint's metadata): the same checks as a
+    pickle's init kwargs get. ``(family, config)``, or a CheckpointError naming what is wrong."""
+    if family not in _SYNTHESIS_KEYS:
+        raise CheckpointError(f"{where} names family {family!r}, not stylegan2 or stylegan3.")
+    if not isinstance(config, dict) or not isinstance(config.get("mapping", {}), dict) \
+            or not isinstance(config.get("synthesis", {}), dict):
+        raise CheckpointError(f"{where} has a network config that is not an object of settings.")
+    for key in ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels"):
+        if key not in config:
+            raise CheckpointError(f"{where}'s network config lacks {key}.")
+    extra = sorted(set(config) - {"z_dim", "c_dim", "w_dim", "img_resolution", "img_channels",
+                                  "mapping", "synthesis"})
+    if extra:
+        raise CheckpointError(f"{where}'s network config has unknown settings ({extra[0]}).")
+    config = {**config, "mapping": _known(dict(config.get("mapping", {})), _MAPPING_KEYS,
+                                          where, "mapping"),
+              "synthesis": _known(dict(config.get("synthesis", {})), _SYNTHESIS_KEYS[family],
+                                  where, "synthesis")}
+    _check_bounds(config, where)
+    return family, config
+
+
 def _known(kwargs: dict, keys: set[str], where: str, part: str) -> dict[str, Any]:
     unknown = sorted(set(kwargs) - keys - _INERT)
     if unknown:
@@ -567,5 +590,30 @@ def open_stylegan_pickle(path: str | Path, which: str = "G_ema"):
 
 
 def load(path: Path):
-    """The format's entry point for the registry; returns ``open_stylegan_pickle(path)``."""
-    return open_stylegan_pickle(path)
+    """The generator (G_ema) of a StyleGAN pickle, behind the generator interface."""
+    from ganstudio.engine.generators import stylegan_model
+
+    module, info = open_stylegan_pickle(path)
+    meta = {"family": info.family, "network": info.config, "codebase": info.codebase,
+            "networks": list(info.networks), "pickle_protocol": info.pickle_protocol,
+            "training_set": _json_ready(info.training_set)}
+    return stylegan_model(module, path, info.family, meta,
+                          dataset=_training_set_name(info.training_set))
+
+
+def _training_set_name(kwargs: dict[str, Any]) -> str | None:
+    """The dataset a snapshot was trained on, from its training_set_kwargs (a zip's name)."""
+    where = kwargs.get("path")
+    return Path(where).stem if isinstance(where, str) and where else None
+
+
+def _json_ready(value: Any, depth: int = 0) -> Any:
+    if depth > 8:
+        return None
+    if isinstance(value, dict):
+        return {str(k): _json_ready(v, depth + 1) for k, v in list(value.items())[:64]}
+    if isinstance(value, (list, tuple, set)):
+        return [_json_ready(v, depth + 1) for v in list(value)[:64]]
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    return str(value)[:200]
