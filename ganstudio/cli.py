@@ -113,6 +113,14 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--half", action="store_true", help="store weights as fp16 (half size)")
     convert.add_argument("--force", action="store_true", help="replace OUT if it exists")
 
+    nets = sub.add_parser(
+        "networks", help="list or download well-known pretrained generators (StyleGAN, BigGAN)")
+    nets_sub = nets.add_subparsers(dest="networks_command", parser_class=_Parser,
+                                   metavar="ACTION", required=True)
+    nets_sub.add_parser("list", help="name, size, licence and whether it is downloaded")
+    net_download = nets_sub.add_parser("download", help="download one into the cache")
+    net_download.add_argument("name", help="e.g. stylegan3-t-ffhq-1024 ('networks list')")
+
     info = sub.add_parser("info", help="describe a checkpoint or run folder")
     info.add_argument("path", help="a checkpoint file or run folder")
     info.add_argument("--json", action="store_true", help="print JSON")
@@ -171,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         if not argv or argv[0] not in {"app", "explore", "train", "sample", "info", "recipes",
-                                      "data", "eval", "classifiers", "convert", "-h", "--help",
+                                      "data", "eval", "classifiers", "convert", "networks",
+                                      "-h", "--help",
                                       "--version"}:
             argv = ["app", *argv]
         args = parser.parse_args(argv)
@@ -181,11 +190,14 @@ def main(argv: list[str] | None = None) -> int:
                    "sample": _cmd_sample,
                    "info": _cmd_info, "recipes": _cmd_recipes, "data": _cmd_data,
                    "eval": cmd_eval, "classifiers": cmd_classifiers,
-                   "convert": _cmd_convert}[args.command]
+                   "convert": _cmd_convert, "networks": _cmd_networks}[args.command]
         return handler(args)
     except UsageError as e:
         print(printable(f"{e}"), file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # the reader went away (… | head): nothing left to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except GanStudioError as e:
         text = " ".join(str(e).split())
         print(printable(f"ganstudio: error: {text}"), file=sys.stderr)
@@ -600,6 +612,29 @@ def _cmd_convert(args) -> int:
     check_writable(out, replace=args.force)
     generator = load_generator(args.source)
     path = convert(generator, out, half=args.half, replace=args.force)
+    print(path)
+    return 0
+
+
+def _cmd_networks(args) -> int:
+    from ganstudio.engine.networks_catalogue import download_network, downloaded_path, networks
+
+    if args.networks_command == "list":
+        for entry in networks().values():
+            here = downloaded_path(entry.name)
+            print(f"{entry.name:30} {entry.title}, {_megabytes(entry.download_bytes)}"
+                  f"{'  [downloaded: ' + str(here) + ']' if here else ''}")
+            print(f"{'':30} licence: {entry.licence}")
+        return 0
+    line = _ProgressLine(sys.stderr)
+    try:
+        path = download_network(args.name, progress=line.bytes)
+    except KeyboardInterrupt:
+        line.close()
+        print("Cancelled; run the same command to resume the download.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        line.close()
     print(path)
     return 0
 
