@@ -80,7 +80,7 @@ def test_welcome_open_checkpoint_action_uses_a_file_dialog(window, qtbot, monkey
 
 def test_opening_something_else_explains_what_can_be_opened(window, qtbot, tmp_path):
     stray = tmp_path / "notes.txt"
-    stray.write_text("hello")
+    stray.write_text("My notes on this run: lower the learning rate next time.")
     window.open_path(stray)  # read off the UI thread: the loader tells files apart by content
     qtbot.waitUntil(lambda: _visible_error() is not None, timeout=10_000)
     box = _visible_error()
