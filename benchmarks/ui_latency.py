@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the app sets it (app/main.py)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the app sets it (app/process.py)
 
 import numpy as np
 from PySide6.QtCore import QSettings, Qt, QTimer

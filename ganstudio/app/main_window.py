@@ -30,7 +30,7 @@ from ganstudio.app import theme
 from ganstudio.app.background import JobFailed, run_in_background, wait_for_background
 from ganstudio.app.controllers.run_watcher import RunWatcher
 from ganstudio.app.controllers.training_session import TrainingSession
-from ganstudio.app.main import freeze_long_lived_objects
+from ganstudio.app.process import freeze_long_lived_objects
 from ganstudio.app.settings import AppSettings
 from ganstudio.app.views.dialogs import ShortcutsDialog, about_text, show_error
 from ganstudio.app.views.explorer_page import ExplorerPage

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ganstudio.engine.data import DATASETS
 from ganstudio.engine.errors import ConfigError
+from ganstudio.engine.families import FAMILIES
 
 FORMAT_VERSION = 1
 
@@ -171,9 +173,6 @@ class Problem:
 
 def problems(cfg: RunConfig) -> list[Problem]:
     """Every invalid setting in ``cfg``, each with a reason; empty when the config can run."""
-    from ganstudio.engine.data import DATASETS
-    from ganstudio.engine.nets import FAMILIES
-
     out: list[Problem] = []
 
     def bad(name: str, message: str) -> None:
@@ -266,8 +265,6 @@ def validate(cfg: RunConfig) -> RunConfig:
 
 def defaults_for(dataset: str) -> RunConfig:
     """The recommended settings for a built-in dataset: a good first run on a laptop CPU."""
-    from ganstudio.engine.data import DATASETS
-
     info = DATASETS.get(dataset)
     if info is None:
         raise ConfigError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")

@@ -38,7 +38,7 @@ from ganstudio.engine.config import (
     problems,
 )
 from ganstudio.engine.data import DATASETS
-from ganstudio.engine.nets import FAMILIES
+from ganstudio.engine.families import FAMILIES
 
 PREVIEW_COUNT = 12
 PREVIEW_DELAY_MS = 400

@@ -1,7 +1,7 @@
-"""A registry of generator/discriminator families, each built from a ModelConfig.
+"""Generator/discriminator families built from a ModelConfig (what each family is:
+``ganstudio.engine.families``).
 
-The registry itself is metadata only (no torch), so the app can list families before torch
-loads. Every generator maps ``(z, labels)`` to samples in its ``output_range`` and carries
+Every generator maps ``(z, labels)`` to samples in its ``output_range`` and carries
 ``z_dim``, ``n_classes`` and ``output_range`` attributes; every discriminator maps
 ``(x, labels)`` to one logit per sample (the final sigmoid, where a loss needs one, lives in
 the loss, where it is numerically stable).
@@ -10,46 +10,16 @@ the loss, where it is numerically stable).
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ganstudio.engine.errors import ConfigError
+from ganstudio.engine.families import FAMILIES
 
 if TYPE_CHECKING:
     from torch import nn
 
     from ganstudio.engine.config import ModelConfig
     from ganstudio.engine.data import DatasetInfo
-
-
-@dataclass(frozen=True)
-class Family:
-    name: str
-    description: str
-    kinds: tuple[str, ...]  # the dataset kinds it trains on
-    conditional: bool  # has a class-conditional variant
-    image_sizes: tuple[int, ...]  # () when any size (or no image) works
-    default_z_dim: int
-    module: str
-
-
-FAMILIES: dict[str, Family] = {
-    f.name: f
-    for f in (
-        Family(
-            "toy", "MLPs for 2-D points, configurable width and depth",
-            ("points",), True, (), 16, "ganstudio.engine.nets.toy",
-        ),
-        Family(
-            "gan2014", "The original GAN (Goodfellow et al., 2014): ReLU MLP G, maxout D",
-            ("images",), False, (), 100, "ganstudio.engine.nets.gan2014",
-        ),
-        Family(
-            "dcgan", "DCGAN (Radford et al., 2015) at 28, 32 or 64 px with a width multiplier",
-            ("images",), True, (28, 32, 64), 100, "ganstudio.engine.nets.dcgan",
-        ),
-    )
-}
 
 
 def z_dim_of(cfg: ModelConfig) -> int:
