@@ -17,6 +17,7 @@ from ganstudio.app.controllers import explorer_options
 from ganstudio.app.render_worker import RenderWorker
 from ganstudio.engine.errors import GanStudioError
 from ganstudio.engine.trainer import Trainer
+from ganstudio.engine.view2d import to_pixels
 
 
 @pytest.fixture(scope="module")
@@ -312,10 +313,8 @@ def test_two_d_generator_explorer_selects_the_nearest_point(window, qtbot, runs)
     page = window.explorer_page
     assert session.points and page.grid.image().shape == (420, 420, 3)
     outputs = session.generator.generate(session._truncated(session.latents)).numpy()
-    x0, x1, y0, y1 = session._extent
     target = 5
-    px = (outputs[target, 0] - x0) / (x1 - x0) * 419
-    py = (y1 - outputs[target, 1]) / (y1 - y0) * 419
+    px, py = to_pixels(outputs[target], session._extent, 420)[0]
     with qtbot.waitSignal(session.selection_changed, timeout=10_000) as changed:
         page._on_image_clicked(px, py)
     nearest = int(np.argmin((outputs[:, 0] - outputs[target, 0]) ** 2

@@ -61,7 +61,9 @@ from ganstudio.engine.events import (
 from ganstudio.engine.images import from_uint8, make_grid, to_uint8
 from ganstudio.engine.metrics.modes import N_SAMPLES, mode_coverage
 from ganstudio.engine.nets import build_networks
+from ganstudio.engine.nets.layers import eval_mode
 from ganstudio.engine.runs import RunWriter
+from ganstudio.engine.view2d import view_extent
 
 # How often the last-good copy of the weights is refreshed for the NaN guard.
 GUARD_EVERY = 100
@@ -156,7 +158,7 @@ class Trainer:
         self.rng = torch.Generator(self.device).manual_seed(
             cfg.train.seed + 1 + 1_000_003 * self.world.rank)
         self._make_fixed_noise()
-        self.view_extent = _extent(self.data.x) if not self.info.is_image else None
+        self.view_extent = None if self.info.is_image else view_extent(self.data.x.numpy())
         self.elapsed = 0.0
         self.step = 0
         if self.resume_path is not None:
@@ -403,14 +405,8 @@ class Trainer:
 
     @torch.no_grad()
     def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        sampler = self.sampler
-        was_training = sampler.training
-        sampler.eval()
-        try:
-            with self._autocast():
-                return sampler(z, labels).float()
-        finally:
-            sampler.train(was_training)
+        with eval_mode(self.sampler) as sampler, self._autocast():
+            return sampler(z, labels).float()
 
     def _snapshot(self) -> SamplesEvent:
         out = self.generate(self.fixed_z, self.fixed_y)
@@ -432,12 +428,8 @@ class Trainer:
         xs = torch.linspace(x0, x1, FIELD_SIZE, device=self.device)
         ys = torch.linspace(y1, y0, FIELD_SIZE, device=self.device)  # top row first
         grid = torch.stack(torch.meshgrid(ys, xs, indexing="ij")[::-1], dim=-1).reshape(-1, 2)
-        was_training = self.D.training
-        self.D.eval()
-        try:
-            logits = self.D(grid).float()
-        finally:
-            self.D.train(was_training)
+        with eval_mode(self.D) as D:
+            logits = D(grid).float()
         out = losses.d_output(self.config.loss.name, logits)
         return out.reshape(FIELD_SIZE, FIELD_SIZE).cpu().numpy().astype(np.float32)
 
@@ -598,14 +590,6 @@ def _optimizer(cfg: RunConfig, params, lr: float) -> torch.optim.Optimizer:
     if o.name == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr, momentum=o.beta1 if o.beta1 else 0.0)
     return torch.optim.Adam(params, lr=lr, betas=(o.beta1, o.beta2))
-
-
-def _extent(points: torch.Tensor) -> tuple[float, float, float, float]:
-    """A square view around the data with a margin: where 2-D snapshots are drawn."""
-    lo, hi = points.min(dim=0).values, points.max(dim=0).values
-    centre, half = (lo + hi) / 2, float((hi - lo).max()) * 0.6 + 1e-3
-    cx, cy = float(centre[0]), float(centre[1])
-    return (cx - half, cx + half, cy - half, cy + half)
 
 
 def _logits(D: nn.Module, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:

@@ -22,7 +22,8 @@ from ganstudio.engine import latent
 from ganstudio.engine.checkpoint import LoadedGenerator
 from ganstudio.engine.errors import GanStudioError
 from ganstudio.engine.images import make_grid
-from ganstudio.engine.rendering import extent_of, render_samples, scatter, strip
+from ganstudio.engine.rendering import render_samples, scatter, strip
+from ganstudio.engine.view2d import to_pixels, view_extent
 
 BACKGROUND_POINTS = 2000  # 2-D generators: the cloud every 2-D picture is drawn over
 POINT_RADIUS, SELECTED_RADIUS = 4, 7
@@ -216,10 +217,8 @@ class ExplorerSession(QObject):
         if self._extent is None:
             return
         outputs = render_samples(self.generator, self._truncated(self.latents), self.labels)
-        x0, x1, y0, y1 = self._extent
-        px = (outputs[:, 0] - x0) / (x1 - x0) * (size - 1)
-        py = (y1 - outputs[:, 1]) / (y1 - y0) * (size - 1)
-        self.select(int(np.argmin((px - x) ** 2 + (py - y) ** 2)))
+        pixels = to_pixels(outputs, self._extent, size)
+        self.select(int(np.argmin(((pixels - (x, y)) ** 2).sum(axis=1))))
 
     def _truncated(self, z: torch.Tensor) -> torch.Tensor:
         return latent.truncate(z, torch.zeros(z.shape[-1]), self.psi)
@@ -595,7 +594,7 @@ class ExplorerSession(QObject):
                 labels = torch.arange(BACKGROUND_POINTS) % len(self.classes)
             self._background = render_samples(self.generator, z, labels)
             if self._extent is None:
-                self._extent = extent_of(self._background)
+                self._extent = view_extent(self._background)
         return scatter(self._background, self._extent, marks=marks, lines=lines)
 
     # --- saving and loading latents -------------------------------------------------------
