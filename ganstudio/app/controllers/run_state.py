@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from ganstudio.app.history import MetricHistory
 from ganstudio.engine import events as ev
+from ganstudio.engine.plotdata import RunData
 
 
 class RunState(QObject):
@@ -29,7 +29,7 @@ class RunState(QObject):
     def __init__(self, run_dir: str | Path | None = None, parent: QObject | None = None):
         super().__init__(parent)
         self.run_dir = Path(run_dir) if run_dir is not None else None
-        self.history = MetricHistory()
+        self.history = RunData()  # the series the plots draw
         self.total_steps = 0
         self.first_step = 0
         self.device_name = ""
@@ -68,6 +68,8 @@ class RunState(QObject):
                 steps.append(event)
                 continue
             flush_steps()
+            if isinstance(event, ev.EvalEvent):
+                self.history.append([event])
             self._apply_one(event)
         flush_steps()
 

@@ -18,7 +18,9 @@ from ganstudio.app.controllers.run_state import RunState
 from ganstudio.app.views.loss_plot import LossPlot
 from ganstudio.app.views.points_view import PointsView
 from ganstudio.app.views.sample_grid import SampleGridView
+from ganstudio.engine.plotdata import PlotData
 
+RUN = "run"  # the id of the one run on the page in its plot data
 STATUS_COLOURS = {
     "starting": theme.MUTED, "running": theme.SUCCESS, "paused": theme.WARNING,
     "finished": theme.ACCENT, "stopped": theme.MUTED, "failed": theme.ERROR,
@@ -77,7 +79,9 @@ class TrainingPage(QWidget):
         self.detail.setText("")
         self.samples.clear()
         self.points.clear()
-        self.plot.set_history(state.history)
+        plot_data = PlotData()
+        plot_data.add(RUN, state.history)
+        self.plot.set_data(plot_data, RUN)
         self.plot.set_follow_latest(True)
         self._show_kind(state.kind)
         if state.real_points is not None:
