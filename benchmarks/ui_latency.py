@@ -87,8 +87,9 @@ def app_run(app, steps: int, dataset: str = "digits") -> tuple[float, list[float
         timer.setInterval(TICK_MS)
         timer.timeout.connect(tick)
         timer.start()
-        window.start_training(config(steps, dataset))
-        state = window.session.state
+        training = window.training_controller
+        training.start_training(config(steps, dataset))
+        state = training.session.state
 
         def on_steps() -> None:
             step = state.step
@@ -103,11 +104,11 @@ def app_run(app, steps: int, dataset: str = "digits") -> tuple[float, list[float
                 app.quit()
 
         state.steps_added.connect(on_steps)
-        window.session.finished.connect(app.quit)
+        training.session.finished.connect(app.quit)
         app.exec()  # the app's own event loop, as a user would have it
         timer.stop()
-        window.session.stop()
-        window.session.wait(30_000)
+        training.session.stop()
+        training.session.wait(30_000)
         window.close()
         window.deleteLater()
         app.processEvents()

@@ -41,8 +41,8 @@ def quick_pca(monkeypatch):
 
 
 def _open(window, qtbot, path, live=False):
-    with qtbot.waitSignal(window.explorer_opened, timeout=30_000) as opened:
-        window.open_checkpoint(path, live=live)
+    with qtbot.waitSignal(window.explorer_controller.opened, timeout=30_000) as opened:
+        window.explorer_controller.open_checkpoint(path, live=live)
     session = opened.args[0]
     qtbot.waitUntil(lambda: window.explorer_page.grid.image() is not None, timeout=30_000)
     return session
@@ -90,7 +90,7 @@ def test_seed_shuffle_and_grid_size(window, qtbot, runs):
         page.grid_size.setCurrentIndex(page.grid_size.findData(36))
     assert ready.args[0]["n"] == 36 and ready.args[0]["nrow"] == 6
     with qtbot.waitSignal(session.grid_ready, timeout=10_000):
-        window.act_shuffle.trigger()
+        window.explorer_controller.act_shuffle.trigger()
     assert page.seed.value() == session.seed
 
 
@@ -117,10 +117,10 @@ def test_interpolation_strip_player_and_method(window, qtbot, runs):
     session = _open(window, qtbot, _checkpoint(runs["digits"]))
     page = window.explorer_page
     session.select(1)
-    window.act_add_keyframe.trigger()
+    window.explorer_controller.act_add_keyframe.trigger()
     session.select(2)
     with qtbot.waitSignal(session.strip_ready, timeout=10_000) as ready:
-        window.act_add_keyframe.trigger()
+        window.explorer_controller.act_add_keyframe.trigger()
     assert page.keyframes.count() == 2
     assert len(ready.args[0]["frames"]) == 16
     assert page.strip.image().shape == (30 + 2, 16 * 30 + 2, 1)
@@ -266,9 +266,9 @@ def test_export_from_the_menu_runs_with_a_progress_dialog(window, qtbot, runs, t
     target = tmp_path / "grid.png"
     monkeypatch.setattr(QFileDialog, "getSaveFileName",
                         staticmethod(lambda *a, **k: (str(target), "")))
-    with qtbot.waitSignal(window.exported, timeout=30_000) as exported:
-        window.act_export_grid.trigger()
-        assert window.export_dialog is not None
+    with qtbot.waitSignal(window.explorer_controller.exported, timeout=30_000) as exported:
+        window.explorer_controller.act_export_grid.trigger()
+        assert window.explorer_controller.export_dialog is not None
     assert exported.args[0] == str(target) and target.is_file()
 
 
@@ -339,8 +339,9 @@ def test_explorer_follows_a_live_run(window, qtbot, runs, tmp_path):
 
 
 def test_explore_button_on_the_training_page(window, qtbot, runs):
-    window.open_path(runs["points"])
-    with qtbot.waitSignal(window.explorer_opened, timeout=30_000) as opened:
+    with qtbot.waitSignal(window.training_controller.run_opened, timeout=30_000):
+        window.open_path(runs["points"])
+    with qtbot.waitSignal(window.explorer_controller.opened, timeout=30_000) as opened:
         qtbot.mouseClick(window.training.explore_button, Qt.MouseButton.LeftButton)
     assert opened.args[0].following
 
@@ -350,11 +351,11 @@ def test_a_file_that_cannot_be_loaded_says_why_and_lists_formats(window, qtbot, 
 
     bad = tmp_path / "broken.safetensors"
     bad.write_bytes(b"\x00" * 40)
-    window.open_checkpoint(bad)
+    window.explorer_controller.open_checkpoint(bad)
     qtbot.waitUntil(lambda: any(isinstance(w, QMessageBox) and w.isVisible()
                                 for w in QApplication.topLevelWidgets()), timeout=10_000)
     box = next(w for w in QApplication.topLevelWidgets()
                if isinstance(w, QMessageBox) and w.isVisible())
     assert "broken.safetensors" in box.text() and "torch.export" in box.text()
     box.close()
-    assert window.explorer is None
+    assert window.explorer_controller.session is None

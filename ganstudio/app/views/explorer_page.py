@@ -87,6 +87,9 @@ class ExplorerPage(QWidget):
         self.live.setToolTip("On: reload the generator whenever the run saves a checkpoint. "
                              "Off: a frozen snapshot.")
         self.live.toggled.connect(lambda on: self.session and self.session.set_following(on))
+        self.live_problem = QElidingLabel()
+        self.live_problem.setStyleSheet(f"color: {theme.WARNING};")
+        self.live_problem.hide()
         self.export_button = QToolButton()
         self.export_button.setText("Export")
         self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
@@ -95,6 +98,7 @@ class ExplorerPage(QWidget):
         header.addWidget(self.title)
         header.addSpacing(10)
         header.addWidget(self.details, 1)
+        header.addWidget(self.live_problem, 1)
         header.addWidget(self.live)
         header.addWidget(self.export_button)
 
@@ -156,7 +160,7 @@ class ExplorerPage(QWidget):
         self.seed.valueChanged.connect(lambda v: self.session and self.session.set_seed(int(v)))
         shuffle = QPushButton("Shuffle")
         shuffle.setToolTip("A new random seed")
-        shuffle.clicked.connect(self._shuffle)
+        shuffle.clicked.connect(self.shuffle)
         seed_row = QHBoxLayout()
         seed_row.addWidget(self.seed, 1)
         seed_row.addWidget(shuffle)
@@ -382,6 +386,8 @@ class ExplorerPage(QWidget):
         session.keyframes_changed.connect(self._on_keyframes)
         session.selection_changed.connect(self._on_selection)
         session.generator_changed.connect(self._describe)
+        session.follow_problem.connect(self._on_follow_problem)
+        self._on_follow_problem("")
         self._describe(session.generator)
         self.live.setVisible(session.can_follow())
         self.live.blockSignals(True)
@@ -444,7 +450,8 @@ class ExplorerPage(QWidget):
 
     # --- reactions to the user ------------------------------------------------------------
 
-    def _shuffle(self) -> None:
+    def shuffle(self) -> None:
+        """A new random seed for the grid."""
         if self.session is None:
             return
         seed = self.session.shuffle()
@@ -642,6 +649,11 @@ class ExplorerPage(QWidget):
         distances = ", ".join(f"{d:.1f}" for d in result["distances"])
         unit = "RMS pixel distance (0–255)" if not self.session.points else "distance"
         self.nearest_distances.setText(f"{unit}: {distances}")
+
+    def _on_follow_problem(self, text: str) -> None:
+        self.live_problem.setText(text)
+        self.live_problem.setToolTip(text)
+        self.live_problem.setVisible(bool(text))
 
     def _on_failed(self, kind: str, message: str) -> None:
         canvas = {"grid": self.grid, "selected": self.selected, "strip": self.strip,

@@ -256,6 +256,10 @@ class SetupPanel(QWidget):
 
     # --- config in and out --------------------------------------------------------------
 
+    def devices(self) -> list[str]:
+        """The devices offered (those this machine has, once they are known)."""
+        return list(self._devices)
+
     def set_devices(self, names: list[str]) -> None:
         current = self.device.currentText()
         self._devices = list(names)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -91,6 +94,12 @@ class TrainingPage(QWidget):
         state.eval_added.connect(self._on_eval)
         state.status_changed.connect(self._set_status)
         self._set_status(state.status)
+
+    @contextmanager
+    def adding_many(self) -> Iterator[None]:
+        """Snapshots that arrive in the block are drawn once, the newest, at its end."""
+        with self.samples.scrubber.deferred(), self.points.scrubber.deferred():
+            yield
 
     def _show_kind(self, kind: str) -> None:
         self.views.setCurrentWidget(self.points if kind == "points" else self.samples)
