@@ -7,9 +7,8 @@ import json
 
 import numpy as np
 import pytest
-from app_support import tiny_image_config, tiny_points_config
+from app_support import tiny_image_config, tiny_points_config, visible_error_box
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QMessageBox
 
 from ganstudio.app.controllers.training_controller import TrainingController
 from ganstudio.engine.trainer import Trainer
@@ -209,8 +208,8 @@ def test_a_worker_error_shows_a_dialog_and_the_app_stays_usable(window, qtbot, m
         pass
     message, details = failed.args
     assert "device-side assert" in message and "Traceback" in details
-    qtbot.waitUntil(lambda: _error_box() is not None, timeout=5_000)
-    box = _error_box()
+    qtbot.waitUntil(lambda: visible_error_box() is not None, timeout=5_000)
+    box = visible_error_box()
     assert "Training failed" in box.windowTitle()
     assert "device-side assert" in box.text() and str(session.run_dir) in box.text()
     assert "RuntimeError" in box.detailedText()
@@ -226,13 +225,6 @@ def test_a_worker_error_shows_a_dialog_and_the_app_stays_usable(window, qtbot, m
     with qtbot.waitSignal(second.state.done, timeout=60_000):
         pass
 
-
-def _error_box():
-    for widget in QApplication.topLevelWidgets():
-        if isinstance(widget, QMessageBox) and widget.objectName() == "errorDialog" \
-                and widget.isVisible():
-            return widget
-    return None
 
 
 def test_nan_alert_appears_in_notifications_and_status_bar(window, qtbot, monkeypatch):

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from app_support import tiny_points_config
+from app_support import tiny_points_config, visible_error_box
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QMessageBox
@@ -85,7 +85,7 @@ def test_opening_something_else_explains_what_can_be_opened(window, qtbot, tmp_p
     stray = tmp_path / "notes.txt"
     stray.write_text("hello")
     assert not window.open_path(stray)
-    box = _visible_error()
+    box = visible_error_box()
     assert box is not None and "neither a GAN Studio run folder nor a checkpoint" in box.text()
     box.close()
 
@@ -229,10 +229,3 @@ def test_new_training_shows_the_setup_panel(window, qtbot):
     qtbot.mouseClick(window.welcome.new_button, Qt.MouseButton.LeftButton)
     assert window.setup_dock.isVisible()
 
-
-def _visible_error():
-    for widget in QApplication.topLevelWidgets():
-        if isinstance(widget, QMessageBox) and widget.objectName() == "errorDialog" \
-                and widget.isVisible():
-            return widget
-    return None

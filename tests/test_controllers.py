@@ -10,7 +10,7 @@ import shutil
 import threading
 
 import pytest
-from app_support import tiny_points_config
+from app_support import tiny_points_config, visible_error_box
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QWidget
 
@@ -100,7 +100,7 @@ def test_a_run_folder_is_read_with_progress_and_then_shown(controllers, qtbot, t
     training, explorer = controllers
     progress = []
     training.read_progress.connect(lambda name, fraction: progress.append((name, fraction)))
-    with qtbot.waitSignal(training.run_opened, timeout=30_000) as opened:
+    with qtbot.waitSignal(training.run_opened, timeout=60_000) as opened:
         assert training.open_run_folder(run_dir)
     fractions = [fraction for _, fraction in progress]
     assert {name for name, _ in progress} == {"long"}
@@ -143,15 +143,12 @@ def test_reading_a_run_folder_can_be_cancelled(controllers, qtbot, tmp_path, mon
 
 
 def test_a_folder_that_is_not_a_run_says_why(controllers, qtbot, tmp_path):
-    from PySide6.QtWidgets import QApplication, QMessageBox
-
     training, _ = controllers
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "config.json").write_text("{not json")
     with qtbot.waitSignal(training.read_ended, timeout=10_000):
         training.open_run_folder(tmp_path / "broken")
-    box = next(w for w in QApplication.topLevelWidgets()
-               if isinstance(w, QMessageBox) and w.isVisible())
+    box = visible_error_box()
     assert "config.json" in box.text() and not box.detailedText()
     box.close()
     assert training.page.state is None
@@ -166,7 +163,7 @@ def test_opening_a_run_draws_only_its_newest_snapshot(controllers, qtbot, finish
     monkeypatch.setattr(runs, "load_points_sample", lambda path: read.append(path) or
                         original(path))
     training, _ = controllers
-    with qtbot.waitSignal(training.run_opened, timeout=30_000):
+    with qtbot.waitSignal(training.run_opened, timeout=60_000):
         training.open_run_folder(finished_run)
     points = training.page.points
     assert points.count() == 4 and points.current_step() == 12
@@ -210,7 +207,7 @@ def test_explorer_actions_wait_for_a_generator(controllers, qtbot, finished_run)
     assert not explorer.act_shuffle.isEnabled() and not explorer.act_export_grid.isEnabled()
     assert explorer.act_open_checkpoint.isEnabled() and not explorer.act_explore_run.isEnabled()
     checkpoint = finished_run / "checkpoints" / "step_0000012.safetensors"
-    with qtbot.waitSignal(explorer.opened, timeout=30_000) as opened:
+    with qtbot.waitSignal(explorer.opened, timeout=60_000) as opened:
         explorer.open_checkpoint(checkpoint)
     assert opened.args[0] is explorer.session and explorer.page.session is explorer.session
     assert all(action.isEnabled() for action in explorer.export_actions)
@@ -225,7 +222,7 @@ def test_a_followed_run_loads_its_checkpoints_off_the_ui_thread(controllers, qtb
     run_dir = tmp_path / "live"
     shutil.copytree(finished_run, run_dir)
     _, explorer = controllers
-    with qtbot.waitSignal(explorer.opened, timeout=30_000) as opened:
+    with qtbot.waitSignal(explorer.opened, timeout=60_000) as opened:
         explorer.open_checkpoint(run_dir, live=True)
     session = opened.args[0]
     assert session.following
@@ -234,7 +231,7 @@ def test_a_followed_run_loads_its_checkpoints_off_the_ui_thread(controllers, qtb
     monkeypatch.setattr(loaders, "load_generator",
                         lambda path: threads.append(threading.current_thread()) or
                         original(path))
-    with qtbot.waitSignal(session.generator_changed, timeout=30_000) as changed:
+    with qtbot.waitSignal(session.generator_changed, timeout=60_000) as changed:
         list(Trainer(tiny_points_config(14), run_dir=run_dir, resume=run_dir).run())
     assert changed.args[0].step == 14
     assert threads and threading.main_thread() not in threads
@@ -246,7 +243,7 @@ def test_a_broken_newest_checkpoint_is_said_once_and_retried_with_back_off(
     run_dir = tmp_path / "live"
     shutil.copytree(finished_run, run_dir)
     _, explorer = controllers
-    with qtbot.waitSignal(explorer.opened, timeout=30_000) as opened:
+    with qtbot.waitSignal(explorer.opened, timeout=60_000) as opened:
         explorer.open_checkpoint(run_dir)
     session = opened.args[0]
     problems = []
@@ -257,12 +254,12 @@ def test_a_broken_newest_checkpoint_is_said_once_and_retried_with_back_off(
     good = latest.read_text()
     latest.write_text(json.dumps({"step": 20, "generator": broken.name, "state": None}))
     session.set_following(True)
-    qtbot.waitUntil(lambda: session._follow_failures >= 4, timeout=30_000)
+    qtbot.waitUntil(lambda: session._follow_failures >= 4, timeout=60_000)
     assert len(problems) == 1 and "step_0000020.safetensors" in problems[0]
     assert session._follow_timer.interval() == 20 * 2 ** session._follow_failures
     assert explorer.page.live_problem.isVisibleTo(explorer.page)
     assert explorer.page.live_problem.text() == problems[0]
     assert session.generator.step == 12  # the last checkpoint that loaded stays on screen
     latest.write_text(good + "\n")  # the good checkpoint is the newest again
-    qtbot.waitUntil(lambda: problems[-1] == "", timeout=30_000)
+    qtbot.waitUntil(lambda: problems[-1] == "", timeout=60_000)
     assert len(problems) == 2 and not explorer.page.live_problem.isVisibleTo(explorer.page)

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 import torch
-from app_support import tiny_image_config, tiny_points_config
+from app_support import tiny_image_config, tiny_points_config, visible_error_box
 from PIL import Image
 from PySide6.QtCore import Qt
 
@@ -347,15 +347,11 @@ def test_explore_button_on_the_training_page(window, qtbot, runs):
 
 
 def test_a_file_that_cannot_be_loaded_says_why_and_lists_formats(window, qtbot, tmp_path):
-    from PySide6.QtWidgets import QApplication, QMessageBox
-
     bad = tmp_path / "broken.safetensors"
     bad.write_bytes(b"\x00" * 40)
     window.explorer_controller.open_checkpoint(bad)
-    qtbot.waitUntil(lambda: any(isinstance(w, QMessageBox) and w.isVisible()
-                                for w in QApplication.topLevelWidgets()), timeout=10_000)
-    box = next(w for w in QApplication.topLevelWidgets()
-               if isinstance(w, QMessageBox) and w.isVisible())
+    qtbot.waitUntil(lambda: visible_error_box() is not None, timeout=10_000)
+    box = visible_error_box()
     assert "broken.safetensors" in box.text() and "torch.export" in box.text()
     box.close()
     assert window.explorer_controller.session is None

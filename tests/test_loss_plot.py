@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from app_support import shown
 from PySide6.QtCore import QPointF
 
 from ganstudio.app.views import loss_plot
@@ -45,12 +46,7 @@ def show(view: LossPlot, history: RunData) -> None:
 
 @pytest.fixture
 def plot(qtbot):
-    view = LossPlot()
-    qtbot.addWidget(view)
-    view.resize(900, 600)
-    view.show()
-    qtbot.waitExposed(view)
-    return view
+    return shown(qtbot, LossPlot(), 900, 600)
 
 
 def drawn(view: LossPlot, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -361,11 +357,7 @@ def test_incremental_envelopes_match_a_fresh_drawing(qtbot, plot):
     for start, n in ((70_000, 33), (70_033, 1), (70_034, 5000)):
         history.append_columns(rows(start, n, seed=2))
         plot.refresh()
-    fresh = LossPlot()
-    qtbot.addWidget(fresh)
-    fresh.resize(plot.size())
-    fresh.show()
-    qtbot.waitExposed(fresh)
+    fresh = shown(qtbot, LossPlot(), plot.width(), plot.height())
     fresh.set_smoothing(0.6)
     show(fresh, history)
     for name in METRICS:

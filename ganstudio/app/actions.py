@@ -1,4 +1,5 @@
-"""Menu and toolbar actions, made one way: text, shortcut, tool tip and status tip."""
+"""Menu and toolbar actions, made one way (text, shortcut, tool tip and status tip), and
+found again on the object that owns them."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from PySide6.QtGui import QAction, QKeySequence
 def make_action(owner: QObject, text: str, slot: Callable, shortcut: str | list[str] | None = None,
                 tip: str = "", checkable: bool = False) -> QAction:
     """An action owned by ``owner``. Its shortcut works once a window adds it
-    (``QWidget.addActions``); the tool tip names the shortcut."""
+    (``QWidget.addActions(actions_of(owner))``); the tool tip names the shortcut."""
     action = QAction(text, owner)
     if shortcut is not None:
         keys = shortcut if isinstance(shortcut, list) else [shortcut]
@@ -25,3 +26,8 @@ def make_action(owner: QObject, text: str, slot: Callable, shortcut: str | list[
     action.setCheckable(checkable)
     action.triggered.connect(slot)
     return action
+
+
+def actions_of(owner: QObject) -> list[QAction]:
+    """The actions ``owner`` made, in the order it made them."""
+    return owner.findChildren(QAction, options=Qt.FindChildOption.FindDirectChildrenOnly)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
@@ -27,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from ganstudio.app import theme
-from ganstudio.app.actions import make_action
+from ganstudio.app.actions import actions_of, make_action
 from ganstudio.app.background import JobFailed, run_in_background, wait_for_background
 from ganstudio.app.controllers.explorer_controller import ExplorerController
 from ganstudio.app.controllers.training_controller import CLOSE_WAIT_MS, TrainingController
@@ -90,9 +91,9 @@ class MainWindow(QMainWindow):
         self.explorer_controller = ExplorerController(self.explorer_page,
                                                       self.training_controller, self.settings,
                                                       self)
-        self.addActions(self.training_controller.actions)
-        self.addActions(self.explorer_controller.actions)
         self._build_actions()
+        for owner in (self, self.training_controller, self.explorer_controller):
+            self.addActions(actions_of(owner))
         self._build_menus()
         self._build_toolbar()
         self._build_status_bar()
@@ -117,15 +118,10 @@ class MainWindow(QMainWindow):
         self.addDockWidget(area, dock)
         return dock
 
-    def _action(self, *args, **kwargs):
-        action = make_action(self, *args, **kwargs)
-        self.addAction(action)
-        return action
-
     def _build_actions(self) -> None:
         # Portable strings rather than QKeySequence.StandardKey: some platforms (and the
         # offscreen one) bind nothing to Quit or FullScreen. Qt maps Ctrl to ⌘ on macOS.
-        a = self._action
+        a = partial(make_action, self)
         plot = self.training.plot
         self.act_new = a("&New training…", self.show_setup, "Ctrl+N",
                          "Set up a new training run")

@@ -7,12 +7,13 @@ its messages.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QApplication, QFileDialog, QWidget
 
-from ganstudio.app.actions import make_action
+from ganstudio.app.actions import actions_of, make_action
 from ganstudio.app.background import JobFailed, run_in_background
 from ganstudio.app.controllers.training_controller import TrainingController
 from ganstudio.app.settings import AppSettings
@@ -35,7 +36,6 @@ class ExplorerController(QObject):
         self.page, self.training, self.settings, self.window = page, training, settings, window
         self.session = None  # an ExplorerSession once a generator is open
         self.export_dialog = None
-        self.actions: list = []  # for the window to add, so that their shortcuts work
         self._build_actions()
         self.export_progress.connect(self._on_export_progress)
         training.page.explore_button.clicked.connect(self.explore_run)
@@ -43,7 +43,7 @@ class ExplorerController(QObject):
         self.update_actions()
 
     def _build_actions(self) -> None:
-        a = self._action
+        a = partial(make_action, self)
         self.act_open_checkpoint = a("&Open checkpoint…", self.choose_checkpoint, "Ctrl+O",
                                      "Open a generator checkpoint and explore it")
         self.act_explore_run = a("E&xplore this run's generator", self.explore_run,
@@ -76,10 +76,10 @@ class ExplorerController(QObject):
                                self.act_export_strip, self.act_export_animation,
                                self.act_export_walk]
 
-    def _action(self, *args, **kwargs):
-        action = make_action(self, *args, **kwargs)
-        self.actions.append(action)
-        return action
+    @property
+    def actions(self) -> list:
+        """Its actions, for the window to lay out (and add, so that their shortcuts work)."""
+        return actions_of(self)
 
     def update_actions(self) -> None:
         exploring = self.session is not None

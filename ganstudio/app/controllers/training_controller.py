@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QEventLoop, QObject, QTimer, Signal
+from PySide6.QtCore import QEventLoop, QObject, QSignalBlocker, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QLineEdit, QMessageBox, QSpinBox, QWidget
 
 from ganstudio.app import theme
-from ganstudio.app.actions import make_action
+from ganstudio.app.actions import actions_of, make_action
 from ganstudio.app.background import JobFailed, run_in_background
 from ganstudio.app.controllers.run_state import RunState
 from ganstudio.app.controllers.run_watcher import ReadCancelled, RunWatcher, read_run
@@ -52,7 +53,6 @@ class TrainingController(QObject):
         self.session: TrainingSession | None = None
         self.watcher: RunWatcher | None = None
         self._reading: threading.Event | None = None  # set: the read in progress is dropped
-        self.actions: list = []  # for the window to add, so that their shortcuts work
         self._build_actions()
         self._build_live_fields()
         setup.start_requested.connect(self.start_from_setup)
@@ -63,7 +63,7 @@ class TrainingController(QObject):
     # --- construction -------------------------------------------------------------------
 
     def _build_actions(self) -> None:
-        a = self._action
+        a = partial(make_action, self)
         self.act_open_run = a("Open &run folder…", self.choose_run_folder, "Ctrl+Shift+O",
                               "Open a run folder, or watch one another process is writing")
         self.act_save = a("&Save checkpoint", self.save_checkpoint, "Ctrl+S",
@@ -85,11 +85,6 @@ class TrainingController(QObject):
         self.act_continue = a("&Continue this run", self.continue_run, None,
                               "Resume a stopped run from its latest checkpoint")
 
-    def _action(self, *args, **kwargs):
-        action = make_action(self, *args, **kwargs)
-        self.actions.append(action)
-        return action
-
     def _build_live_fields(self) -> None:
         self.live_lr_g = _lr_edit("Generator learning rate; Enter applies it at the next step")
         self.live_lr_d = _lr_edit("Discriminator learning rate; Enter applies it")
@@ -100,6 +95,11 @@ class TrainingController(QObject):
         self.live_lr_g.editingFinished.connect(self._apply_live_lr)
         self.live_lr_d.editingFinished.connect(self._apply_live_lr)
         self.live_d_steps.valueChanged.connect(self._apply_live_d_steps)
+
+    @property
+    def actions(self) -> list:
+        """Its actions, for the window to lay out (and add, so that their shortcuts work)."""
+        return actions_of(self)
 
     # --- the run on screen --------------------------------------------------------------
 
@@ -275,9 +275,8 @@ class TrainingController(QObject):
     def _set_live_fields(self, lr_g: float, lr_d: float, d_steps: int) -> None:
         self.live_lr_g.setText(f"{lr_g:g}")
         self.live_lr_d.setText(f"{lr_d:g}")
-        self.live_d_steps.blockSignals(True)
-        self.live_d_steps.setValue(d_steps)
-        self.live_d_steps.blockSignals(False)
+        with QSignalBlocker(self.live_d_steps):
+            self.live_d_steps.setValue(d_steps)
 
     # --- run folders --------------------------------------------------------------------
 

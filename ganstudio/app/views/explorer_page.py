@@ -7,7 +7,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QSignalBlocker, Qt, QTimer
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -390,16 +390,13 @@ class ExplorerPage(QWidget):
         self._on_follow_problem("")
         self._describe(session.generator)
         self.live.setVisible(session.can_follow())
-        self.live.blockSignals(True)
-        self.live.setChecked(session.following)
-        self.live.blockSignals(False)
+        with QSignalBlocker(self.live):
+            self.live.setChecked(session.following)
         for widget, value in ((self.seed, session.seed), (self.keyframe_seed, 1)):
-            widget.blockSignals(True)
-            widget.setValue(value)
-            widget.blockSignals(False)
-        self.grid_size.blockSignals(True)
-        self.grid_size.setCurrentIndex(GRID_SIZES.index(session.grid_size))
-        self.grid_size.blockSignals(False)
+            with QSignalBlocker(widget):
+                widget.setValue(value)
+        with QSignalBlocker(self.grid_size):
+            self.grid_size.setCurrentIndex(GRID_SIZES.index(session.grid_size))
         self._set_class_controls()
         self._rebuild_directions()
         self._on_keyframes()
@@ -455,9 +452,8 @@ class ExplorerPage(QWidget):
         if self.session is None:
             return
         seed = self.session.shuffle()
-        self.seed.blockSignals(True)
-        self.seed.setValue(seed)
-        self.seed.blockSignals(False)
+        with QSignalBlocker(self.seed):
+            self.seed.setValue(seed)
 
     def _on_cell_clicked(self, index: int) -> None:
         if self.session is not None and not self.session.points:
@@ -473,16 +469,13 @@ class ExplorerPage(QWidget):
             self.grid.set_selected(index)
         label = self.session.selected_label()
         if label is not None:
-            self.sample_class.blockSignals(True)
-            self.sample_class.setCurrentIndex(label)
-            self.sample_class.blockSignals(False)
+            with QSignalBlocker(self.sample_class):
+                self.sample_class.setCurrentIndex(label)
         for slider in self._direction_sliders.values():
-            slider.blockSignals(True)
-            slider.setValue(0.0)
-            slider.blockSignals(False)
-        self.morph_amount.blockSignals(True)
-        self.morph_amount.setValue(0.0)
-        self.morph_amount.blockSignals(False)
+            with QSignalBlocker(slider):
+                slider.setValue(0.0)
+        with QSignalBlocker(self.morph_amount):
+            self.morph_amount.setValue(0.0)
 
     def _on_class_mode(self, index: int) -> None:
         if self.session is None or index < 0:
@@ -568,12 +561,10 @@ class ExplorerPage(QWidget):
                 label += f" · {self.session.classes[key.label]}"
             self.keyframes.addItem(label)
         for widget, value in ((self.method, self.session.method),):
-            widget.blockSignals(True)
-            widget.setCurrentText(value)
-            widget.blockSignals(False)
-        self.frame_count.blockSignals(True)
-        self.frame_count.setValue(self.session.frames)
-        self.frame_count.blockSignals(False)
+            with QSignalBlocker(widget):
+                widget.setCurrentText(value)
+        with QSignalBlocker(self.frame_count):
+            self.frame_count.setValue(self.session.frames)
 
     # --- player ---------------------------------------------------------------------------
 

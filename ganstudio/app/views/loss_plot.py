@@ -16,7 +16,7 @@ from functools import partial
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QObject, QPointF, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QPointF, QSignalBlocker, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -337,9 +337,8 @@ class LossPlot(QWidget):
         if weight == self._smoothing:
             return
         self._smoothing = weight
-        self._smoothing_slider.blockSignals(True)
-        self._smoothing_slider.setValue(weight)
-        self._smoothing_slider.blockSignals(False)
+        with QSignalBlocker(self._smoothing_slider):
+            self._smoothing_slider.setValue(weight)
         self._dirty = True
         self.refresh()
         self.settings_changed.emit()
@@ -353,9 +352,8 @@ class LossPlot(QWidget):
         if on == self._log_scale:
             return
         self._log_scale = on
-        self._log_check.blockSignals(True)
-        self._log_check.setChecked(on)
-        self._log_check.blockSignals(False)
+        with QSignalBlocker(self._log_check):
+            self._log_check.setChecked(on)
         x_range = self._plots[-1].vb.viewRange()[0]
         for plot in self._plots:
             plot.setLogMode(x=False, y=on)
@@ -378,9 +376,8 @@ class LossPlot(QWidget):
         if choice == self._x_axis:
             return
         self._x_axis = choice
-        self._x_combo.blockSignals(True)
-        self._x_combo.setCurrentIndex(self._x_combo.findData(choice))
-        self._x_combo.blockSignals(False)
+        with QSignalBlocker(self._x_combo):
+            self._x_combo.setCurrentIndex(self._x_combo.findData(choice))
         self._x_axis_item.set_mode(choice)
         self._plots[-1].setLabel("bottom", X_AXES[choice][1])
         # The old x range means nothing on the new axis: show everything again.
@@ -494,9 +491,8 @@ class LossPlot(QWidget):
     def _set_follow(self, on: bool) -> None:
         changed = on != self._follow
         self._follow = on
-        self._follow_button.blockSignals(True)
-        self._follow_button.setChecked(on)
-        self._follow_button.blockSignals(False)
+        with QSignalBlocker(self._follow_button):
+            self._follow_button.setChecked(on)
         if on:
             self._auto_y = [True] * len(self._layout)
             self._refit = True
