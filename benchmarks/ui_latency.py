@@ -29,16 +29,14 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the app sets it (app/p
 
 import numpy as np
 from PySide6.QtCore import QSettings, Qt, QTimer
+from train_throughput import WARMUP, engine_its  # a sibling script: the headless reference
 
 from ganstudio.app.main import create_app
 from ganstudio.app.main_window import MainWindow
 from ganstudio.app.settings import AppSettings
 from ganstudio.engine.config import defaults_for
-from ganstudio.engine.events import StepEvent
-from ganstudio.engine.trainer import Trainer
 
 TICK_MS = 5
-WARMUP = 5
 
 
 def config(steps: int, dataset: str = "digits"):
@@ -49,18 +47,6 @@ def config(steps: int, dataset: str = "digits"):
     cfg.train.checkpoint_every = 0
     cfg.train.device = "cpu"
     return cfg
-
-
-def headless_its(steps: int, dataset: str) -> float:
-    with tempfile.TemporaryDirectory() as run_dir:
-        start = None
-        for event in Trainer(config(steps, dataset), run_dir=run_dir).run():
-            if isinstance(event, StepEvent):
-                if event.step == WARMUP:
-                    start = time.perf_counter()
-                elif event.step == WARMUP + steps:
-                    return steps / (time.perf_counter() - start)
-    raise RuntimeError("the headless run stopped early")
 
 
 def app_run(app, steps: int, dataset: str = "digits") -> tuple[float, list[float]]:
@@ -170,7 +156,7 @@ def main() -> None:
     app = create_app([])
     headless, in_app, all_lags = [], [], []
     for _ in range(args.repeats):
-        headless.append(headless_its(args.steps, args.dataset))
+        headless.append(engine_its(config(args.steps, args.dataset), args.steps))
         its, lags = app_run(app, args.steps, args.dataset)
         in_app.append(its)
         all_lags.extend(lags)

@@ -339,8 +339,7 @@ class LossPlot(QWidget):
         self._smoothing = weight
         with QSignalBlocker(self._smoothing_slider):
             self._smoothing_slider.setValue(weight)
-        self._dirty = True
-        self.refresh()
+        self._redraw()
         self.settings_changed.emit()
 
     def smoothing(self) -> float:
@@ -362,8 +361,7 @@ class LossPlot(QWidget):
             self._plots[-1].vb.setXRange(*x_range, padding=0)
         self._auto_y = [True] * len(self._layout)  # a y range in the other scale means nothing
         self._refit = True
-        self._dirty = True
-        self.refresh()
+        self._redraw()
         self.settings_changed.emit()
 
     def log_scale(self) -> bool:
@@ -382,8 +380,7 @@ class LossPlot(QWidget):
         self._plots[-1].setLabel("bottom", X_AXES[choice][1])
         # The old x range means nothing on the new axis: show everything again.
         self._set_follow(True)
-        self._dirty = True
-        self.refresh()
+        self._redraw()
         self.settings_changed.emit()
 
     def x_axis(self) -> str:
@@ -395,8 +392,7 @@ class LossPlot(QWidget):
         if on == self._follow:
             return
         self._set_follow(on)
-        self._dirty = True
-        self.refresh()
+        self._redraw()
 
     def follow_latest(self) -> bool:
         return self._follow
@@ -404,8 +400,7 @@ class LossPlot(QWidget):
     def reset_zoom(self) -> None:
         """Show all data, fit the y axes and follow new data again."""
         self._set_follow(True)
-        self._dirty = True
-        self.refresh()
+        self._redraw()
 
     def hover_at(self, x: float) -> None:
         """Put the hover line on the row nearest to ``x`` (on the current x axis) and show its
@@ -431,6 +426,11 @@ class LossPlot(QWidget):
         return self._data.series(self._run, name, X_AXES[self._x_axis][0], self._smoothing)
 
     # ---------------------------------------------------------------- drawing
+
+    def _redraw(self) -> None:
+        """Draw now, though the data may not have changed: a setting or the view did."""
+        self._dirty = True
+        self.refresh()
 
     def _draw(self) -> None:
         data, runs = self._data, [self._run]
@@ -596,8 +596,7 @@ class LossPlot(QWidget):
         self._view_changed.start()  # the number of buckets follows the width
 
     def _on_view_changed_timeout(self) -> None:
-        self._dirty = True
-        self.refresh()
+        self._redraw()
 
     def _on_scene_mouse_moved(self, args) -> None:
         pos = args[0]
