@@ -20,6 +20,7 @@ from ganstudio.app.controllers.training_controller import TrainingController
 from ganstudio.app.views.explorer_page import ExplorerPage
 from ganstudio.app.views.setup_panel import SetupPanel
 from ganstudio.app.views.training_page import TrainingPage
+from ganstudio.engine import plotdata
 from ganstudio.engine.runs import MetricsTail
 from ganstudio.engine.trainer import Trainer
 
@@ -98,6 +99,11 @@ def test_a_run_folder_is_read_with_progress_and_then_shown(controllers, qtbot, t
     monkeypatch.setattr(run_watcher, "READ_CHUNK_BYTES", 64 << 10)
     run_dir = long_run(tmp_path, 5000)
     training, explorer = controllers
+    training.page.plot.set_smoothing(0.6)
+    smoothed_on = []  # the smoothing of a long run is computed by the reader, not the UI thread
+    original = plotdata.debiased_ema
+    monkeypatch.setattr(plotdata, "debiased_ema", lambda *args: smoothed_on.append(
+        threading.current_thread()) or original(*args))
     progress = []
     training.read_progress.connect(lambda name, fraction: progress.append((name, fraction)))
     with qtbot.waitSignal(training.run_opened, timeout=60_000) as opened:
@@ -108,6 +114,8 @@ def test_a_run_folder_is_read_with_progress_and_then_shown(controllers, qtbot, t
     state = opened.args[0].state
     assert state is training.page.state and state.status == "finished"
     assert len(state.history) == 5000 and state.step == 5000 and state.total_steps == 5000
+    training.page.plot.refresh()
+    assert smoothed_on and threading.main_thread() not in smoothed_on
     assert training.act_close_run.isEnabled() and explorer.act_explore_run.isEnabled()
 
 

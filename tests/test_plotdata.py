@@ -219,3 +219,20 @@ def test_the_readout_gives_the_values_at_the_nearest_row():
     assert plot.readout("a", ["loss_g"]).step == 300  # no x: the latest row
     assert plot.readout("a", ["loss_g"], 1e9).step == 300
     assert plot.readout("a", ["fid/value"]) is None
+
+
+def test_plots_of_the_same_run_share_what_they_derive(monkeypatch):
+    from ganstudio.engine import plotdata
+
+    data = RunData()
+    data.append_columns(noisy_run(5000))
+    series = list(STEP_SERIES[:6])
+    calls = []
+    original = plotdata.debiased_ema
+    monkeypatch.setattr(plotdata, "debiased_ema", lambda *a: calls.append(1) or original(*a))
+    first = plot_of(a=data).view(series, ["a"], smoothing=0.6, points=300)
+    assert len(calls) == len(series)
+    second = plot_of(b=data).view(series, ["b"], smoothing=0.6, points=300)
+    assert len(calls) == len(series)  # made ready by the first plot (a reader, off the UI)
+    for name in series:
+        np.testing.assert_array_equal(first["a", name].y, second["b", name].y)

@@ -43,6 +43,9 @@ class Table:
         self.n = 0
         self.version = 0
         self.generation = 0
+        # What plots derive from the columns (envelopes, smoothing), kept with them so that
+        # every PlotData showing this table shares it; see PlotData._cache.
+        self.plot_cache: _TableCache | None = None
 
     def __len__(self) -> int:
         return self.n
@@ -263,7 +266,6 @@ class PlotData:
     def __init__(self):
         self._runs: dict[str, RunData] = {}
         self._changes = 0
-        self._caches: dict[tuple[str, int], _TableCache] = {}
 
     def run(self, run_id: str) -> RunData:
         if run_id not in self._runs:
@@ -279,7 +281,6 @@ class PlotData:
     def remove(self, run_id: str) -> None:
         if self._runs.pop(run_id, None) is not None:
             self._changes += 1
-            self._caches = {k: v for k, v in self._caches.items() if k[0] != run_id}
 
     def run_ids(self) -> list[str]:
         return list(self._runs)
@@ -308,7 +309,7 @@ class PlotData:
         out: dict[tuple[str, str], Curve] = {}
         for run_id in runs:
             for table, columns, names in self._groups(run_id, series):
-                cache = self._cache(run_id, table, columns)
+                cache = self._cache(table, columns)
                 x = table.column(x_axis)
                 first, last = _rows_in(x, x_range)
                 values = cache.raw_values
@@ -346,7 +347,7 @@ class PlotData:
         for group_table, columns, names in groups:
             if group_table is not table:
                 continue
-            cache = self._cache(run_id, table, columns)
+            cache = self._cache(table, columns)
             smoothed = cache.smoothed(smoothing) if smoothing > 0 else None
             for column, name in zip(columns, names):
                 i = cache.index(column)
@@ -364,7 +365,7 @@ class PlotData:
         table, column = found
         if smoothing <= 0:
             return table.column(x_axis), table.column(column)
-        cache = self._cache(run_id, table, (column,))
+        cache = self._cache(table, (column,))
         return table.column(x_axis), cache.smoothed(smoothing)[cache.index(column)]
 
     # ------------------------------------------------------------------ internals
@@ -386,18 +387,18 @@ class PlotData:
             group[2].append(name)
         return [(table, tuple(columns), names) for table, columns, names in groups.values()]
 
-    def _cache(self, run_id: str, table: Table, columns: tuple) -> _TableCache:
+    @staticmethod
+    def _cache(table: Table, columns: tuple) -> _TableCache:
         """The cache of a table that covers ``columns``, brought up to date. It covers one
         range of adjacent columns, widened when asked for more, so its values are a view."""
-        key = (run_id, id(table))
-        cache = self._caches.get(key)
+        cache = table.plot_cache
         index = [table.index(column) for column in columns]
         first, stop = min(index), max(index) + 1
-        if cache is None or cache.table is not table:
-            cache = self._caches[key] = _TableCache(table, first, stop)
+        if cache is None:
+            cache = table.plot_cache = _TableCache(table, first, stop)
         elif first < cache.first or stop > cache.stop:
-            cache = self._caches[key] = _TableCache(table, min(first, cache.first),
-                                                    max(stop, cache.stop))
+            cache = table.plot_cache = _TableCache(table, min(first, cache.first),
+                                                   max(stop, cache.stop))
         cache.update()
         return cache
 

@@ -300,7 +300,9 @@ class TrainingController(QObject):
                 self.read_progress.emit(path.name, fraction)
 
         self.read_progress.emit(path.name, 0.0)
-        run_in_background(read_run, path, progress, cancel.is_set, owner=self,
+        plot = self.page.plot
+        run_in_background(read_run, path, progress, cancel.is_set, plot.series(),
+                          plot.smoothing(), owner=self,
                           on_done=lambda result: self._on_run_read(cancel, result))
         return True
 

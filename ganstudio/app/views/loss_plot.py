@@ -345,6 +345,10 @@ class LossPlot(QWidget):
     def smoothing(self) -> float:
         return self._smoothing
 
+    def series(self) -> tuple[str, ...]:
+        """The series drawn, plot by plot."""
+        return self._series
+
     def set_log_scale(self, on: bool) -> None:
         """Logarithmic y axes; zero and negative values are left out of the curves."""
         on = bool(on)
