@@ -124,6 +124,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
     app = create_app([])
+    import torch  # noqa: F401  (the app imports it at start-up, off the UI thread: warm_up)
+
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp) / "long-run"
         size = write_run(run_dir, args.steps, args.sample_every)

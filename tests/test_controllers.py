@@ -141,7 +141,7 @@ def test_reading_a_run_folder_can_be_cancelled(controllers, qtbot, tmp_path, mon
     monkeypatch.setattr(MetricsTail, "poll", slow_poll)
     with qtbot.waitSignal(training.read_progress):
         training.open_run_folder(run_dir)
-    assert first_chunk.wait(10)
+    qtbot.waitUntil(first_chunk.is_set, timeout=60_000)  # the pool may be busy with previews
     with qtbot.waitSignal(training.read_ended):
         training.cancel_read()
     release.set()
@@ -162,20 +162,25 @@ def test_a_folder_that_is_not_a_run_says_why(controllers, qtbot, tmp_path):
     assert training.page.state is None
 
 
-def test_opening_a_run_draws_only_its_newest_snapshot(controllers, qtbot, finished_run,
-                                                      monkeypatch):
+def test_opening_a_run_draws_only_its_newest_snapshot_and_evaluation(
+        controllers, qtbot, finished_run, monkeypatch):
+    from ganstudio.app.views.points_view import PointsView
     from ganstudio.engine import runs
 
-    read = []
+    read, shown = [], []
     original = runs.load_points_sample
     monkeypatch.setattr(runs, "load_points_sample", lambda path: read.append(path) or
                         original(path))
+    monkeypatch.setattr(PointsView, "set_metrics",
+                        lambda self, metrics, step=None: shown.append(step))
     training, _ = controllers
     with qtbot.waitSignal(training.run_opened, timeout=60_000):
         training.open_run_folder(finished_run)
     points = training.page.points
     assert points.count() == 4 and points.current_step() == 12
     assert [path.name for path in read if path.name.startswith("step_")] == ["step_0000012.npz"]
+    # evaluated at steps 10 and 12: only the latest is shown (None: the view was cleared)
+    assert [step for step in shown if step is not None] == [12]
 
 
 # --- the window never waits on a file ------------------------------------------------------
@@ -271,3 +276,20 @@ def test_a_broken_newest_checkpoint_is_said_once_and_retried_with_back_off(
     latest.write_text(good + "\n")  # the good checkpoint is the newest again
     qtbot.waitUntil(lambda: problems[-1] == "", timeout=60_000)
     assert len(problems) == 2 and not explorer.page.live_problem.isVisibleTo(explorer.page)
+
+
+@pytest.mark.parametrize("after_resume", [[7, 8], []])
+def test_reading_a_resumed_run_keeps_what_the_resume_did_not_supersede(tmp_path, after_resume):
+    run_dir = long_run(tmp_path, 10)
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines(keepends=True)
+    steps = {json.loads(line)["step"]: line for line in lines if '"type": "step"' in line}
+    sample = '{{"type": "samples", "step": {0}, "file": "samples/step_{0:07d}.png"}}\n'
+    text = "".join(lines[:-1]) + sample.format(10) + '{"type": "resume", "step": 6}\n'
+    text += "".join(steps[s] for s in after_resume) + "".join(
+        sample.format(s) for s in after_resume)
+    (run_dir / "metrics.jsonl").write_text(text)
+    read = run_watcher.read_run(run_dir, cancelled=lambda: False)
+    kept = [*range(1, 7), *after_resume]
+    assert read.history.column("step").tolist() == kept
+    assert read.last_step.step == kept[-1]
+    assert [e.step for e in read.events if type(e).__name__ == "SamplesEvent"] == after_resume

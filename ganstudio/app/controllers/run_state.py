@@ -78,9 +78,13 @@ class RunState(QObject):
 
     def load(self, events: list, last_step: ev.StepEvent | None) -> None:
         """Take the events of a run read from its folder, whose steps and evaluations are in
-        ``history`` already."""
+        ``history`` already; of the evaluations, only the latest is announced."""
+        evaluations = [event for event in events if isinstance(event, ev.EvalEvent)]
         for event in events:
-            self._apply_one(event)
+            if not isinstance(event, ev.EvalEvent):
+                self._apply_one(event)
+        if evaluations:
+            self._apply_one(evaluations[-1])
         if last_step is not None:
             self.last_step = last_step
             self.steps_added.emit()

@@ -55,29 +55,39 @@ def read_run(path: str | Path, progress: Callable[[float], None] | None = None,
         size = metrics.stat().st_size
     except OSError:
         size = 0
-    records: list[dict] = []
+    # Each chunk's steps become columns at once: a long run's hundreds of thousands of records
+    # never live together, so no one step of the reading holds the GIL (and the window) long.
+    history = RunData()
+    kept: list[dict] = []  # the other records, for their events
+    last_step: dict | None = None
     while tail.offset < size:  # what was appended after this began, the watcher tails
         if cancelled is not None and cancelled():
             raise ReadCancelled
         before = tail.offset
-        records += tail.poll(READ_CHUNK_BYTES)
+        records = tail.poll(READ_CHUNK_BYTES)
+        history.append(records)  # a resume record forgets the rows it superseded
+        for record in records:
+            kind = record.get("type")
+            if kind == "step":
+                last_step = record
+            else:
+                kept.append(record)
+                if kind == "resume" and last_step is not None and \
+                        last_step.get("step", 0) > record.get("step", 0):
+                    last_step = None
         if tail.offset == before:
             break
         if progress is not None:
             progress(min(1.0, tail.offset / size))
-    records = resolve_history(records)
-    history = RunData(capacity=len(records) + 4096)
-    history.append(records)
     if plot_series:
         plot = PlotData()
         plot.add(folder.name, history)
         plot.view(plot_series, [folder.name], smoothing=smoothing)
-    events, last_step = [], None
-    for record in records:
-        if record.get("type") == "step":
-            last_step = record
-        elif (event := event_from_record(record)) is not None:
-            events.append(event)
+    events = [event for record in resolve_history(kept)
+              if (event := event_from_record(record)) is not None]
+    if last_step is None and len(history):  # the last steps were superseded by a resume
+        last_step = {"type": "step", **{name: history.column(name)[-1].item()
+                                        for name in history.steps.columns}}
     return RunRead(folder, tail, history, events,
                    event_from_record(last_step) if last_step is not None else None,
                    folder.real_points())
