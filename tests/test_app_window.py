@@ -229,3 +229,20 @@ def test_new_training_shows_the_setup_panel(window, qtbot):
     qtbot.mouseClick(window.welcome.new_button, Qt.MouseButton.LeftButton)
     assert window.setup_dock.isVisible()
 
+
+
+@pytest.mark.parametrize("explore", [False, True])
+def test_the_command_line_opens_a_run_or_explores_it(qtbot, app_settings, finished_run,
+                                                     explore):
+    from ganstudio.app.main import show_window
+
+    window = show_window(app_settings, open_path=finished_run, explore=explore)
+    qtbot.addWidget(window)
+    if explore:  # ganstudio explore RUN_DIR: the explorer, following the run
+        with qtbot.waitSignal(window.explorer_controller.opened, timeout=60_000) as opened:
+            pass
+        assert opened.args[0].following and window.pages.currentWidget() is window.explorer_page
+    else:  # ganstudio RUN_DIR
+        with qtbot.waitSignal(window.training_controller.run_opened, timeout=60_000):
+            pass
+        assert window.pages.currentWidget() is window.training

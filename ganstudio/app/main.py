@@ -13,6 +13,7 @@ from ganstudio import __version__
 from ganstudio.app import theme
 from ganstudio.app.background import wait_for_background
 from ganstudio.app.process import quiet_cpu_threads
+from ganstudio.app.settings import AppSettings
 
 
 def create_app(argv: list[str] | None = None) -> QApplication:
@@ -41,15 +42,24 @@ def _icon() -> QIcon | None:
 def run_app(open_path: str | Path | None = None, explore: bool = False) -> int:
     quiet_cpu_threads()
     app = create_app()
-    from ganstudio.app.main_window import MainWindow
-
-    window = MainWindow()
-    window.show()
-    QTimer.singleShot(0, window.warm_up)
-    if open_path is not None and explore:
-        QTimer.singleShot(0, lambda: window.open_checkpoint(open_path, live=True))
-    elif open_path is not None:
-        QTimer.singleShot(0, lambda: window.open_path(open_path))
+    window = show_window(open_path=open_path, explore=explore)  # noqa: F841 (held: unheld, it would be collected)
     code = app.exec()
     wait_for_background()  # a job still building a dataset must not outlive the interpreter
     return code
+
+
+def show_window(settings: AppSettings | None = None, open_path: str | Path | None = None,
+                explore: bool = False):
+    """The main window, shown, with torch loading behind it and ``open_path`` opening: in
+    the explorer, following the run it belongs to, when ``explore``."""
+    from ganstudio.app.main_window import MainWindow
+
+    window = MainWindow(settings)
+    window.show()
+    QTimer.singleShot(0, window.warm_up)
+    if open_path is not None and explore:
+        QTimer.singleShot(
+            0, lambda: window.explorer_controller.open_checkpoint(open_path, live=True))
+    elif open_path is not None:
+        QTimer.singleShot(0, lambda: window.open_path(open_path))
+    return window
