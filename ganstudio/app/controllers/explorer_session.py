@@ -177,9 +177,7 @@ class ExplorerSession(QObject):
                 self._follow_failures, self._failed_stamp = 0, check.stamp
             self._follow_failures += 1
             delay = min(FOLLOW_MS * 2 ** self._follow_failures, FOLLOW_RETRY_MAX_MS)
-            self._report_follow_problem(
-                f"The run's newest checkpoint cannot be loaded; showing the last one that "
-                f"could, and trying again. {check.error}")
+            self._report_follow_problem(check.error)
         self._follow_timer.start(delay)
 
     def _report_follow_problem(self, text: str) -> None:

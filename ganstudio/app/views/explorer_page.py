@@ -87,8 +87,8 @@ class ExplorerPage(QWidget):
         self.live.setToolTip("On: reload the generator whenever the run saves a checkpoint. "
                              "Off: a frozen snapshot.")
         self.live.toggled.connect(lambda on: self.session and self.session.set_following(on))
-        self.live_problem = QElidingLabel()
-        self.live_problem.setStyleSheet(f"color: {theme.WARNING};")
+        self.live_problem = QElidingLabel()  # a line of its own under the header, when shown
+        self.live_problem.setStyleSheet(f"color: {theme.WARNING}; padding: 0 14px 4px 14px;")
         self.live_problem.hide()
         self.export_button = QToolButton()
         self.export_button.setText("Export")
@@ -98,7 +98,6 @@ class ExplorerPage(QWidget):
         header.addWidget(self.title)
         header.addSpacing(10)
         header.addWidget(self.details, 1)
-        header.addWidget(self.live_problem, 1)
         header.addWidget(self.live)
         header.addWidget(self.export_button)
 
@@ -145,6 +144,7 @@ class ExplorerPage(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(header)
+        layout.addWidget(self.live_problem)
         layout.addWidget(body, 1)
 
     def _build_controls(self) -> QScrollArea:
@@ -642,8 +642,11 @@ class ExplorerPage(QWidget):
         self.nearest_distances.setText(f"{unit}: {distances}")
 
     def _on_follow_problem(self, text: str) -> None:
-        self.live_problem.setText(text)
-        self.live_problem.setToolTip(text)
+        self.live_problem.setText(f"Live: the run's newest checkpoint cannot be loaded. {text}"
+                                  if text else "")
+        self.live_problem.setToolTip(
+            "The explorer shows the last checkpoint that could be loaded and tries the newest "
+            "again, less and less often." if text else "")
         self.live_problem.setVisible(bool(text))
 
     def _on_failed(self, kind: str, message: str) -> None:
