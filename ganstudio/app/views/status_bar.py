@@ -77,6 +77,7 @@ class ReadProgress(QWidget):
         self.cancel.clicked.connect(self.cancel_requested)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addStretch(1)  # any room the status bar gives goes before, not between
         for widget in (self.label, self.bar, self.cancel):
             layout.addWidget(widget)
         self.hide()
