@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ganstudio.engine.data import DATASETS
 from ganstudio.engine.errors import ConfigError
+from ganstudio.engine.families import FAMILIES
 
 if TYPE_CHECKING:
     from ganstudio.engine.data import DatasetInfo
@@ -204,7 +206,6 @@ class Problem:
 
 def problems(cfg: RunConfig) -> list[Problem]:
     """Every invalid setting in ``cfg``, each with a reason; empty when the config can run."""
-    from ganstudio.engine.data import DATASETS
 
     found = _Findings()
     data, model, loss, optim, train = cfg.data, cfg.model, cfg.loss, cfg.optim, cfg.train
@@ -282,7 +283,6 @@ def problems(cfg: RunConfig) -> list[Problem]:
 def check_model(model: ModelConfig, info: DatasetInfo | None) -> list[Problem]:
     """What is wrong with a model section, for a dataset described by ``info`` (None when the
     dataset is unknown); used for configs and for the metadata of checkpoints."""
-    from ganstudio.engine.nets import FAMILIES
 
     found = _Findings()
     family = FAMILIES.get(model.family)
@@ -392,7 +392,6 @@ def with_loss(cfg: RunConfig, loss: str, fixed: frozenset[str] | set[str] = froz
 
 def defaults_for(dataset: str) -> RunConfig:
     """The recommended settings for a built-in dataset: a good first run on a laptop CPU."""
-    from ganstudio.engine.data import DATASETS
 
     info = DATASETS.get(dataset)
     if info is None:

@@ -26,12 +26,12 @@ from ganstudio.engine.generator import Generator, RenderOptions
 from ganstudio.engine.images import make_grid, save_png, to_uint8
 from ganstudio.engine.readers import read_json, read_npy, read_npz
 from ganstudio.engine.rendering import (
-    extent_of,
     save_animation,
     scatter,
     strip,
     upscale,
 )
+from ganstudio.engine.view2d import to_pixels, view_extent
 
 Tensor = torch.Tensor
 Progress = Callable[[float], None]
@@ -57,10 +57,7 @@ class Backdrop:
 
     def to_pixels(self, points: np.ndarray, size: int) -> np.ndarray:
         """World coordinates → pixel (x, y) in a ``size``-pixel picture of this view."""
-        x0, x1, y0, y1 = self.extent
-        p = np.asarray(points, np.float64).reshape(-1, 2)
-        return np.stack([(p[:, 0] - x0) / (x1 - x0) * (size - 1),
-                         (y1 - p[:, 1]) / (y1 - y0) * (size - 1)], axis=1)
+        return to_pixels(points, self.extent, size)
 
 
 @dataclass(frozen=True)
@@ -138,7 +135,7 @@ def make_backdrop(generator: Generator, psi: float = 1.0,
         labels = torch.arange(BACKDROP_POINTS) % len(generator.classes)
     z = generator.sample_z(BACKDROP_POINTS, BACKDROP_SEED)
     points = render_raw(generator, latents_for(generator, z, labels, psi), labels).numpy()
-    return Backdrop(points.astype(np.float32), extent or extent_of(points))
+    return Backdrop(points.astype(np.float32), extent or view_extent(points))
 
 
 def ganspace(generator: Generator, n: int = 10_000, k: int = 10, klass: int | None = None,

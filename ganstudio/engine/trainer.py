@@ -60,7 +60,6 @@ from ganstudio.engine.events import (
     StepOnce,
     Stop,
 )
-from ganstudio.engine.generator import eval_mode
 from ganstudio.engine.images import from_uint8, make_grid, to_uint8
 from ganstudio.engine.metrics.registry import EvalContext, evaluations_for
 from ganstudio.engine.nets import (
@@ -69,8 +68,10 @@ from ganstudio.engine.nets import (
     build_on_meta,
     check_parameter_count,
 )
+from ganstudio.engine.nets.layers import eval_mode
 from ganstudio.engine.readers import format_size
 from ganstudio.engine.runs import RunWriter, is_disk_full
+from ganstudio.engine.view2d import view_extent
 
 # How often the last-good copy of the weights is refreshed for the NaN guard.
 GUARD_EVERY = 100
@@ -171,7 +172,7 @@ class Trainer:
 
         self.output_range = self.G.output_range
         self._make_fixed_noise()
-        self.view_extent = _extent(self.data.x) if not self.info.is_image else None
+        self.view_extent = None if self.info.is_image else view_extent(self.data.x.numpy())
         self._evaluations = evaluations_for(cfg.train.evals, self.source)
         self.elapsed = 0.0
         self.step = 0
@@ -732,14 +733,6 @@ def _optimizer(cfg: RunConfig, params, lr: float) -> torch.optim.Optimizer:
     if o.name == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr, momentum=o.beta1 if o.beta1 else 0.0)
     return torch.optim.Adam(params, lr=lr, betas=(o.beta1, o.beta2))
-
-
-def _extent(points: torch.Tensor) -> tuple[float, float, float, float]:
-    """A square view around the data with a margin: where 2-D snapshots are drawn."""
-    lo, hi = points.min(dim=0).values, points.max(dim=0).values
-    centre, half = (lo + hi) / 2, float((hi - lo).max()) * 0.6 + 1e-3
-    cx, cy = float(centre[0]), float(centre[1])
-    return (cx - half, cx + half, cy - half, cy + half)
 
 
 def _logits(D: nn.Module, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
