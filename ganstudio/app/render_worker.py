@@ -4,7 +4,8 @@ Requests carry a stamp. A request waiting in the queue is replaced by a newer on
 kind (a slider storm renders only the latest position); results come back with their stamp,
 so the controller can drop any that a newer request has overtaken; an exception comes back
 as a message to draw over the image. This is the pattern of NVIDIA's StyleGAN3 visualizer
-and of ndv.
+and of ndv. A progressive job shows its work in progress, stops when a newer request of its
+kind waits, and lets more urgent kinds run between its parts.
 """
 
 from __future__ import annotations
@@ -88,27 +89,45 @@ class RenderWorker(QObject):
             self._busy = True
             return kind, stamp, job, progressive
 
+    def _urgent(self, kind: str) -> tuple[str, int, Callable, bool] | None:
+        """A waiting request of a kind more urgent than ``kind``, taken from the queue."""
+        with self._wake:
+            if kind not in self._priority or self._closing:
+                return None
+            for other in self._priority[: self._priority.index(kind)]:
+                if other in self._pending:
+                    stamp, job, progressive = self._pending.pop(other)
+                    return other, stamp, job, progressive
+        return None
+
     def _loop(self) -> None:
         while (request := self._next()) is not None:
-            kind, stamp, job, progressive = request
-            started = time.perf_counter()
-
-            def preview(value, kind=kind, stamp=stamp, started=started) -> bool:
-                partial = RenderResult(kind, stamp, value=value, partial=True,
-                                       seconds=time.perf_counter() - started)
-                with contextlib.suppress(RuntimeError):
-                    self.finished.emit(partial)
-                return not self._superseded(kind)
-
-            try:
-                value = job(preview) if progressive else job()
-                result = RenderResult(kind, stamp, value=value)
-            except Exception as e:  # shown over the image; the explorer keeps working
-                result = RenderResult(kind, stamp, error=str(e) or type(e).__name__,
-                                      details=traceback.format_exc())
-            result.seconds = time.perf_counter() - started
+            result = self._run(*request)
             with self._wake:
                 self._busy = False
-            # RuntimeError: the explorer was closed while this ran; nobody is waiting
-            with contextlib.suppress(RuntimeError):
-                self.finished.emit(result)
+            self._deliver(result)
+
+    def _deliver(self, result: RenderResult) -> None:
+        # RuntimeError: the explorer was closed while this ran; nobody is waiting
+        with contextlib.suppress(RuntimeError):
+            self.finished.emit(result)
+
+    def _run(self, kind: str, stamp: int, job: Callable, progressive: bool) -> RenderResult:
+        started = time.perf_counter()
+
+        def preview(value) -> bool:
+            self._deliver(RenderResult(kind, stamp, value=value, partial=True,
+                                       seconds=time.perf_counter() - started))
+            # more urgent work (the selected sample, say) runs between the parts of this job
+            while (urgent := self._urgent(kind)) is not None:
+                self._deliver(self._run(*urgent))
+            return not self._superseded(kind)
+
+        try:
+            value = job(preview) if progressive else job()
+            result = RenderResult(kind, stamp, value=value)
+        except Exception as e:  # shown over the image; the explorer keeps working
+            result = RenderResult(kind, stamp, error=str(e) or type(e).__name__,
+                                  details=traceback.format_exc())
+        result.seconds = time.perf_counter() - started
+        return result

@@ -11,6 +11,7 @@ import io
 import json
 import math
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +36,11 @@ from ganstudio.engine.view2d import to_pixels, view_extent
 
 Tensor = torch.Tensor
 Progress = Callable[[float], None]
+Preview = Callable[[dict], bool]  # shows a picture in progress; False: a newer one waits, stop
 RENDER_BATCH = 256
+SMALL_IMAGE_PIXELS = 64 * 64  # images this small render in one batch: parts only add calls
+PART_SECONDS = 0.2  # bigger ones render in parts of about this long, each shown as it arrives
+PENDING_SHADE = 40  # the grey of a cell whose image is still to come
 EXPORT_SIZE = 256  # exported samples are enlarged (crisply) to about this many pixels
 BACKDROP_POINTS = 2000  # 2-D generators: the cloud every 2-D picture is drawn over
 BACKDROP_SEED = 12345
@@ -101,13 +106,41 @@ def render_raw(generator: Generator, latents: Tensor, labels: Tensor | None = No
     return torch.cat(outs) if outs else torch.empty(0)
 
 
-def render_outputs(request: Request, progress: Progress | None = None) -> np.ndarray:
-    """Image generators: (N, H, W, C) uint8. Point generators: (N, 2) float32 coordinates."""
+def render_outputs(request: Request, progress: Progress | None = None,
+                   on_part: Callable[[np.ndarray, int], bool] | None = None) -> np.ndarray | None:
+    """Image generators: (N, H, W, C) uint8. Point generators: (N, 2) float32 coordinates.
+
+    Images larger than SMALL_IMAGE_PIXELS render in parts of about PART_SECONDS each (the
+    part size follows the measured time per image): ``progress(fraction)`` after each part, and
+    ``on_part(outputs, done)`` with the outputs so far (the rest a plain grey) before each
+    further part. When ``on_part`` answers False, the rest is skipped and None returned.
+    """
     generator = request.generator
-    out = render_raw(generator, request.latents, request.labels, request.options, progress)
-    if generator.kind == "images":
-        return to_uint8(out, generator.output_range or (-1.0, 1.0))
-    return out.numpy().astype(np.float32)
+    lo_hi = generator.output_range or (-1.0, 1.0)
+    if generator.kind != "images" or math.prod(generator.shape[1:]) <= SMALL_IMAGE_PIXELS:
+        out = render_raw(generator, request.latents, request.labels, request.options, progress)
+        if generator.kind == "images":
+            return to_uint8(out, lo_hi)
+        return out.numpy().astype(np.float32)
+    n = request.latents.shape[0]
+    c, h, w = generator.shape
+    outputs = np.full((n, h, w, c), PENDING_SHADE, np.uint8)
+    start, size = 0, 1
+    while start < n:
+        started = time.perf_counter()
+        part = slice(start, start + size)
+        labels = request.labels[part] if request.labels is not None else None
+        images = generator.render(request.latents[part], labels, request.options)
+        outputs[part] = to_uint8(images.float(), lo_hi)
+        done = min(n, start + size)
+        seconds = (time.perf_counter() - started) / (done - start)
+        size = max(1, min(RENDER_BATCH, int(PART_SECONDS / max(seconds, 1e-6))))
+        start = done
+        if progress is not None:
+            progress(done / n)
+        if on_part is not None and done < n and not on_part(outputs, done):
+            return None
+    return outputs
 
 
 def latents_for(generator: Generator, z: Tensor, labels: Tensor | None = None,
@@ -161,18 +194,38 @@ def ganspace(generator: Generator, n: int = 10_000, k: int = 10, klass: int | No
 # --- pictures the explorer shows ----------------------------------------------------------------
 
 
-def grid_picture(request: Request, selected: int | None = None) -> dict:
-    """The sample grid; for 2-D generators the samples over the cloud, the selected one marked."""
-    outputs = render_outputs(request)
-    n = len(outputs)
+def grid_picture(request: Request, selected: int | None = None,
+                 preview: Preview | None = None) -> dict | None:
+    """The sample grid; for 2-D generators the samples over the cloud, the selected one marked.
+
+    With ``preview``, a grid of big images is shown as it fills in (see :func:`render_outputs`).
+    """
+    def grid(outputs: np.ndarray) -> dict:
+        nrow = math.ceil(math.sqrt(len(outputs)))
+        return {"image": make_grid(outputs, nrow), "nrow": nrow, "n": len(outputs),
+                "outputs": None}
+
+    outputs = render_outputs(request, on_part=_parts_shown(preview, grid))
+    if outputs is None:
+        return None
     if not request.points:
-        nrow = math.ceil(math.sqrt(n))
-        return {"image": make_grid(outputs, nrow), "nrow": nrow, "n": n, "outputs": None}
+        return grid(outputs)
     marks = [(outputs, BLUE, POINT_RADIUS)]
     if selected is not None:
         marks.append((outputs[selected : selected + 1], ORANGE, SELECTED_RADIUS))
     return {"image": request.backdrop.picture(marks=marks), "nrow": 1, "n": 1, "points": True,
             "outputs": outputs}
+
+
+def _parts_shown(preview: Preview | None, picture: Callable[[np.ndarray], dict]):
+    """An ``on_part`` for :func:`render_outputs` that previews the picture made so far."""
+    if preview is None:
+        return None
+
+    def on_part(outputs: np.ndarray, done: int) -> bool:
+        return preview({**picture(outputs), "partial": True, "done": done})
+
+    return on_part
 
 
 def selected_picture(request: Request, original: Request | None = None,
@@ -187,18 +240,18 @@ def selected_picture(request: Request, original: Request | None = None,
     return {"image": request.backdrop.picture(marks=marks, lines=lines), "caption": caption}
 
 
-def selected_stages(request: Request, preview: Callable[[dict], bool],
-                    caption: str = "") -> dict | None:
+def selected_stages(request: Request, preview: Preview, caption: str = "",
+                    original: Request | None = None) -> dict | None:
     """The selected sample, coarse to fine: ``preview`` gets each coarser picture as it is
     made and answers whether to go on (False: a newer request waits, stop here)."""
     generator = request.generator
     if request.points:
-        return selected_picture(request, None, caption)
+        return selected_picture(request, original, caption)
     final = None
     for image in generator.render_stages(request.latents, request.labels, request.options):
         picture = {"image": to_uint8(image.float(), generator.output_range or (-1.0, 1.0))[0],
                    "caption": caption}
-        if final is not None and not preview(final):
+        if final is not None and not preview({**final, "partial": True}):
             return None
         final = picture
     return final
@@ -233,20 +286,32 @@ def layer_picture(request: Request, layer: str, channel: int | None = None) -> d
     return {"image": make_grid(images, nrow), "nrow": nrow, "n": len(images), **stats}
 
 
-def strip_picture(request: Request) -> dict:
-    """An interpolation: one row of frames (2-D: the path, one picture per frame)."""
-    outputs = render_outputs(request)
+def strip_picture(request: Request, preview: Preview | None = None) -> dict | None:
+    """An interpolation: one row of frames (2-D: the path, one picture per frame); with
+    ``preview``, a strip of big images is shown as it fills in."""
+    def row(outputs: np.ndarray) -> dict:
+        return {"image": strip(outputs), "frames": list(outputs), "n": len(outputs)}
+
+    outputs = render_outputs(request, on_part=_parts_shown(preview, row))
+    if outputs is None:
+        return None
     if not request.points:
-        return {"image": strip(outputs), "frames": list(outputs)}
+        return row(outputs)
     frames = _point_frames(request.backdrop, outputs)
     return {"image": frames[-1], "frames": frames}
 
 
-def plane_picture(request: Request, size: int) -> dict:
-    """A ``size`` × ``size`` latent plane (2-D: the warped grid over the cloud)."""
-    outputs = render_outputs(request)
-    if not request.points:
+def plane_picture(request: Request, size: int, preview: Preview | None = None) -> dict | None:
+    """A ``size`` × ``size`` latent plane (2-D: the warped grid over the cloud); with
+    ``preview``, a plane of big images is shown as it fills in."""
+    def plane(outputs: np.ndarray) -> dict:
         return {"image": make_grid(outputs, size), "nrow": size, "n": size * size}
+
+    outputs = render_outputs(request, on_part=_parts_shown(preview, plane))
+    if outputs is None:
+        return None
+    if not request.points:
+        return plane(outputs)
     grid = outputs.reshape(size, size, 2)
     lines = [(grid[r], BLUE) for r in range(size)] + [(grid[:, c], BLUE) for c in range(size)]
     centre = grid[size // 2, size // 2][None]
@@ -459,3 +524,91 @@ def stacked(latents: Sequence[Tensor]) -> Tensor:
         width = max(t.shape[0] for t in latents if t.dim() == 2)
         latents = [t if t.dim() == 2 else t[None].expand(width, -1) for t in latents]
     return torch.stack(list(latents))
+
+
+# --- directions files ---------------------------------------------------------------------------
+
+DIRECTIONS_FORMAT = "ganstudio.directions"
+MAX_DIRECTIONS = 1000
+MAX_NAME = 100
+
+
+@dataclass
+class NamedDirection:
+    """A direction in a generator's edited space, as the explorer shows it: a name, a unit
+    vector, and the style inputs an edit along it moves (GANSpace's layer-wise edits)."""
+
+    name: str
+    vector: Tensor  # (dim,)
+    layers: tuple[int, int] | None = None  # (first, stop) over the num_ws style inputs; None: all
+    explained: float | None = None  # the share of variance a principal direction explains
+
+
+def save_directions(path: str | Path, directions: Sequence[NamedDirection],
+                    generator: Generator) -> Path:
+    """Write named directions as JSON, with the space they live in and their layer ranges."""
+    if not directions:
+        raise GanStudioError("There are no directions to save.")
+    return atomic_write_json(path, {
+        "format": DIRECTIONS_FORMAT, "format_version": 1, "space": generator.latent_space,
+        "latent_dim": generator.latent_dim, "num_ws": generator.num_ws,
+        "generator": generator.path.name,
+        "directions": [{"name": d.name, "vector": d.vector.detach().float().tolist(),
+                        "layers": list(d.layers) if d.layers is not None else None,
+                        "explained": d.explained} for d in directions],
+    }, replace=True)
+
+
+def read_directions(path: str | Path, generator: Generator) -> list[NamedDirection]:
+    """Named directions from a file :func:`save_directions` wrote, checked against what
+    ``generator`` takes (space, size, layer ranges); vectors come back of unit length."""
+    path = Path(path)
+    data = read_json(path, GanStudioError)
+    if not isinstance(data, dict) or data.get("format") != DIRECTIONS_FORMAT:
+        raise GanStudioError(f"{path.name} is not a GAN Studio directions file.")
+    space, items = data.get("space"), data.get("directions")
+    if space != generator.latent_space:
+        raise GanStudioError(f"{path.name} holds directions in {space!r} space, but "
+                             f"{generator.path.name} is edited in {generator.latent_space}.")
+    if not isinstance(items, list) or not 0 < len(items) <= MAX_DIRECTIONS:
+        raise GanStudioError(f"{path.name} holds no list of 1 to {MAX_DIRECTIONS} directions.")
+    out: list[NamedDirection] = []
+    for i, item in enumerate(items):
+        where = f"{path.name}, direction {i + 1}"
+        if not isinstance(item, dict):
+            raise GanStudioError(f"{where} is not an object with a name and a vector.")
+        name = item.get("name")
+        if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
+            raise GanStudioError(f"{where} has no name (a text of 1 to {MAX_NAME} characters).")
+        try:
+            vector = np.asarray(item.get("vector"), dtype=np.float32)
+        except (TypeError, ValueError):
+            raise GanStudioError(f"{where} ({name}) has a vector that is not numbers.") from None
+        if vector.shape != (generator.latent_dim,):
+            raise GanStudioError(f"{where} ({name}) has a vector of shape {vector.shape}; "
+                                 f"{generator.path.name} takes {generator.latent_dim} numbers.")
+        norm = float(np.linalg.norm(vector)) if np.isfinite(vector).all() else 0.0
+        if not norm > 0:
+            raise GanStudioError(f"{where} ({name}) is zero or has NaN or infinite values.")
+        out.append(NamedDirection(name.strip(), torch.from_numpy(vector / norm),
+                                  _checked_layers(where, item.get("layers"), generator),
+                                  _number_or_none(item.get("explained"))))
+    return out
+
+
+def _checked_layers(where: str, layers: Any, generator: Generator) -> tuple[int, int] | None:
+    if layers is None:
+        return None
+    ok = (isinstance(layers, list) and len(layers) == 2
+          and all(isinstance(v, int) and not isinstance(v, bool) for v in layers)
+          and 0 <= layers[0] < layers[1] <= generator.num_ws)
+    if not ok:
+        raise GanStudioError(f"{where} has layers {layers!r}; {generator.path.name} takes a "
+                             f"range [first, stop] within its {generator.num_ws} style inputs.")
+    return layers[0], layers[1]
+
+
+def _number_or_none(value: Any) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None

@@ -28,6 +28,10 @@ Tensor = torch.Tensor
 NOISE_MODES = ("const", "random", "none")
 
 
+class _LayerReached(Exception):
+    """Raised by a forward hook to stop a render once the layer it watches has run."""
+
+
 @dataclass(frozen=True)
 class RenderOptions:
     """What a render needs besides latents and labels; each generator uses what applies to it.
@@ -66,6 +70,8 @@ class Generator:
     meta: dict = field(default_factory=dict)
 
     latent_space = "z"
+    classes_in_mapping = False  # classes enter through to_latent (StyleGAN), not render
+    samples_with_psi = False  # ψ shapes the noise when it is drawn (BigGAN), not the latents
 
     @property
     def latent_dim(self) -> int:
@@ -80,6 +86,16 @@ class Generator:
     def layer_groups(self) -> tuple[tuple[str, int, int], ...]:
         """(label, first, stop) ranges over the per-layer latents, coarse to fine."""
         return ()
+
+    @property
+    def noise_inputs(self) -> bool:
+        """Whether RenderOptions' noise mode and seed change the output (StyleGAN2)."""
+        return False
+
+    @property
+    def takes_transform(self) -> bool:
+        """Whether RenderOptions' transform moves the output (StyleGAN3's input)."""
+        return False
 
     @property
     def conditional(self) -> bool:
@@ -128,6 +144,11 @@ class Generator:
         out[:, :cutoff] = latent.truncate(latents[:, :cutoff], mean, psi)
         return out
 
+    def untruncate(self, latents: Tensor, psi: float, cutoff: int | None = None) -> Tensor:
+        """The latents that :meth:`truncate` maps to ``latents`` (ψ 0 maps everything to the
+        mean, so it is taken as 1e-6 here)."""
+        return self.truncate(latents, 1.0 / max(psi, 1e-6), cutoff)
+
     def broadcast(self, latents: Tensor) -> Tensor:
         """(n, dim) → (n, num_ws, dim): one latent per layer, for per-layer edits."""
         if latents.dim() == 3:
@@ -169,9 +190,16 @@ class Generator:
             raise KeyError(f"{self.path.name} has no layer {layer!r}")
         captured: list[Tensor] = []
         module = dict(self.module.named_modules())[layer]
-        handle = module.register_forward_hook(lambda m, args, out: captured.append(out))
+
+        def capture(m, args, out):
+            captured.append(out)
+            raise _LayerReached  # the layers after this one would be computed for nothing
+
+        handle = module.register_forward_hook(capture)
         try:
             self.render(latents, labels, options)
+        except _LayerReached:
+            pass
         finally:
             handle.remove()
         return captured[-1].float()

@@ -34,6 +34,7 @@ class StyleGANModel(Generator):
     """A StyleGAN2 or StyleGAN3 generator (``nets.stylegan.StyleGANGenerator``)."""
 
     latent_space = "w"
+    classes_in_mapping = True
 
     @property
     def latent_dim(self) -> int:
@@ -54,6 +55,15 @@ class StyleGANModel(Generator):
     @property
     def family(self) -> str:
         return self.module.family
+
+    @property
+    def noise_inputs(self) -> bool:
+        return self.family == "stylegan2" and any(
+            name.endswith("noise_const") for name, _ in self.module.synthesis.named_buffers())
+
+    @property
+    def takes_transform(self) -> bool:
+        return self.family == "stylegan3"
 
     def _c(self, labels: Tensor | None, n: int) -> Tensor | None:
         if not self.module.c_dim:
@@ -118,6 +128,8 @@ class StyleGANModel(Generator):
 @dataclass
 class BigGANModel(Generator):
     """A BigGAN-deep (``nets.biggan.BigGAN``): z edited as it is, classes by name or mixed."""
+
+    samples_with_psi = True
 
     def sample_z(self, n: int, seed: int, psi: float = 1.0) -> Tensor:
         """BigGAN's noise: a normal truncated to [-2, 2], scaled by ψ (as BigGAN samples)."""

@@ -77,17 +77,42 @@ def interpolate(keyframes: Tensor, frames: int, method: str = "slerp") -> Tensor
 
 
 def walk(z: Tensor, direction: Tensor, frames: int, extent: float) -> Tensor:
-    """Latents from ``z - extent·d`` to ``z + extent·d``: a walk along one direction."""
+    """Latents from ``z - extent·d`` to ``z + extent·d``: a walk along one direction.
+
+    ``z`` may be one latent (dim,) or per-layer latents (num_ws, dim); ``direction`` either
+    shape, broadcast against ``z``. The result is (frames, *z.shape).
+    """
     amounts = torch.linspace(-extent, extent, frames, dtype=z.dtype)
-    return z + amounts[:, None] * direction
+    return z + amounts.reshape(-1, *[1] * z.dim()) * direction
 
 
 def plane(z: Tensor, d1: Tensor, d2: Tensor, extent: float, size: int) -> Tensor:
-    """A ``size`` × ``size`` grid of latents spanning ``d1`` (columns) and ``d2`` (rows)."""
+    """A ``size`` × ``size`` grid of latents spanning ``d1`` (columns) and ``d2`` (rows),
+    row by row: (size², *z.shape), for one latent or per-layer latents as :func:`walk`."""
     steps = torch.linspace(-extent, extent, size, dtype=z.dtype)
     rows = steps.flip(0)  # the top row is +extent along d2, as on a chart
-    out = z + rows[:, None, None] * d2 + steps[None, :, None] * d1
-    return out.reshape(size * size, -1)
+    ones = [1] * z.dim()
+    out = z + rows.reshape(-1, 1, *ones) * d2 + steps.reshape(1, -1, *ones) * d1
+    return out.reshape(size * size, *z.shape)
+
+
+def layered(direction: Tensor, num_ws: int, layers: tuple[int, int] | None) -> Tensor:
+    """A direction (dim,) as per-layer latents (num_ws, dim) that move only the style inputs
+    ``layers`` = (first, stop), as GANSpace edits a range of layers; all when None."""
+    first, stop = layers if layers is not None else (0, num_ws)
+    out = torch.zeros(num_ws, direction.shape[-1], dtype=direction.dtype)
+    out[first:stop] = direction
+    return out
+
+
+def mix_styles(ws: Tensor, other: Tensor, inputs) -> Tensor:
+    """Style mixing: per-layer latents ``ws`` (…, num_ws, dim) with the style inputs listed in
+    ``inputs`` taken from ``other`` (the same shape)."""
+    out = ws.clone()
+    index = sorted(inputs)
+    if index:
+        out[..., index, :] = other[..., index, :]
+    return out
 
 
 def arithmetic(a: Tensor, b: Tensor, c: Tensor) -> Tensor:
