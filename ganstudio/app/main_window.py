@@ -45,7 +45,8 @@ from ganstudio.engine.config import RunConfig, defaults_for
 from ganstudio.engine.errors import GanStudioError
 
 # What a drop accepts (the cursor says so); opening decides by content, not by suffix.
-CHECKPOINT_SUFFIXES = (".safetensors", ".pth", ".pt", ".pt2", ".pkl", ".bin")
+# config.json: a BigGAN folder's (or a run folder's, which opens the run).
+CHECKPOINT_SUFFIXES = (".safetensors", ".pth", ".pt", ".pt2", ".pkl", ".bin", ".json")
 # The loss plots redraw at most 10 times a second, and less often when a redraw costs more
 # than 5% of that time (LossPlot.start_auto_refresh). Every millisecond the UI thread draws is
 # taken from training on a 2-core laptop (CPU, and the GIL), for motion nobody reads faster.
@@ -75,6 +76,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.pages)
         self.pages.currentChanged.connect(self._on_page_changed)
         self._setup_was_visible = False  # set when the explorer hid the Setup panel
+        self._notifications_were_visible = False  # … or the empty notifications
 
         self.setup = SetupPanel()
         self.setup_dock = self._dock("Setup", "setupDock", self.setup,
@@ -150,7 +152,7 @@ class MainWindow(QMainWindow):
         t, e = self.training_controller, self.explorer_controller
         bar = self.menuBar()
         file = bar.addMenu("&File")
-        file.addActions([self.act_new, e.act_open_checkpoint, t.act_open_run])
+        file.addActions([self.act_new, e.act_open_checkpoint, e.act_download, t.act_open_run])
         self.recent_menu = QMenu("Open &recent", self)
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         file.addMenu(self.recent_menu)
@@ -174,6 +176,8 @@ class MainWindow(QMainWindow):
         explore.addMenu(self.export_menu)
         explore.addSeparator()
         explore.addActions([e.act_save_latent, e.act_save_keyframes, e.act_load_latents])
+        explore.addSeparator()
+        explore.addActions([e.act_save_directions, e.act_load_directions])
         self.explorer_page.export_button.setMenu(self.export_menu)
 
         view = bar.addMenu("&View")
@@ -226,6 +230,7 @@ class MainWindow(QMainWindow):
         w.watch_ring.connect(lambda: t.start_training(defaults_for("ring8")))
         w.open_checkpoint.connect(e.choose_checkpoint)
         w.explore_pretrained.connect(e.explore_pretrained)
+        w.download_pretrained.connect(e.download_pretrained)
         w.open_run.connect(t.choose_run_folder)
         w.new_training.connect(self.show_setup)
         w.open_recent.connect(self.open_recent)
@@ -236,6 +241,8 @@ class MainWindow(QMainWindow):
         t.run_shown.connect(self._on_run_shown)
         t.read_progress.connect(self.read_progress.show_progress)
         t.read_ended.connect(self.read_progress.hide)
+        e.loading.connect(lambda name: self.read_progress.show_busy(f"Opening {name}…") if name
+                          else self.read_progress.hide())
         t.changed.connect(self._update_page_actions)
         t.run_closed.connect(self.show_welcome)
         self.read_progress.cancel_requested.connect(t.cancel_read)
@@ -349,7 +356,8 @@ class MainWindow(QMainWindow):
         self.setup.dataset.setFocus()
 
     def _on_page_changed(self, index: int) -> None:
-        """The Setup panel belongs to training: the explorer gets its room."""
+        """The Setup panel belongs to training, and so do the notifications while there are
+        none: the explorer gets their room."""
         exploring = self.pages.widget(index) is self.explorer_page
         if exploring and self.setup_dock.isVisible():
             self._setup_was_visible = True
@@ -357,6 +365,13 @@ class MainWindow(QMainWindow):
         elif not exploring and self._setup_was_visible and not self.setup_dock.isVisible():
             self._setup_was_visible = False
             self.setup_dock.show()
+        quiet = not self.notifications.messages()
+        if exploring and quiet and self.notifications_dock.isVisible():
+            self._notifications_were_visible = True
+            self.notifications_dock.hide()
+        elif not exploring and self._notifications_were_visible:
+            self._notifications_were_visible = False
+            self.notifications_dock.show()
 
     # --- opening things -----------------------------------------------------------------
 
@@ -369,13 +384,15 @@ class MainWindow(QMainWindow):
             return self.training_controller.open_run_folder(path)
         if path.is_dir() and RunFolder.is_run_dir(path.parent):
             return self.training_controller.open_run_folder(path.parent)
+        if path.is_file() and path.name == "config.json" and RunFolder.is_run_dir(path.parent):
+            return self.training_controller.open_run_folder(path.parent)
         if path.is_file() or path.is_dir():
             return self.explorer_controller.open_checkpoint(path)  # told apart by content
         show_error(self, "Cannot open this",
                    f"{path} is neither a GAN Studio run folder nor a generator file. Open a "
                    "run folder (it holds config.json and metrics.jsonl) or a generator: "
                    ".safetensors, netG.pth / .pt, a torch.export .pt2, a StyleGAN .pkl or a "
-                   "BigGAN folder.")
+                   "BigGAN folder (or its config.json or pytorch_model.bin).")
         return False
 
     def _refresh_recent(self) -> None:

@@ -71,6 +71,7 @@ QProgressBar::chunk {{ background: {ACCENT}; border-radius: 3px; }}
 QPushButton {{ background: {RAISED}; color: {TEXT}; border: 1px solid {BORDER};
                border-radius: 5px; padding: 6px 14px; }}
 QPushButton:hover {{ border-color: {ACCENT}; }}
+QPushButton:checked {{ border-color: {ACCENT}; color: {ACCENT}; }}
 QPushButton:disabled {{ color: #5b626c; }}
 QPushButton#primary {{ background: {ACCENT}; color: #0b1220; border: none; font-weight: 600; }}
 QPushButton#primary:disabled {{ background: #33465f; color: #7c8796; }}

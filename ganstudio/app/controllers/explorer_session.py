@@ -74,7 +74,7 @@ class ExplorerSession(QObject):
     follow_problem = Signal(str)  # why the run's newest checkpoint cannot be shown; "" when it can
 
     def __init__(self, generator: Generator, follow: Path | None = None,
-                 parent: QObject | None = None):
+                 parent: QObject | None = None, psi: float = 1.0, noise_mode: str = "const"):
         super().__init__(parent)
         self.generator = generator
         self.worker = RenderWorker(RENDER_KINDS, self)
@@ -82,9 +82,9 @@ class ExplorerSession(QObject):
         self._stamps: dict[str, int] = {}
         self.seed = 0
         self.grid_size = 16
-        self.psi = 1.0
+        self.psi = float(psi)
         self.cutoff: int | None = None  # truncate only the first k style inputs; None: all
-        self.noise_mode, self.noise_seed = "const", 0
+        self.noise_mode, self.noise_seed = noise_mode, 0
         self.transform = (0.0, 0.0, 0.0)  # StyleGAN3: translate x, y and rotate (degrees)
         self.single_class: int | None = 0 if generator.conditional else None
         self.labels: torch.Tensor | None = None
@@ -507,9 +507,12 @@ class ExplorerSession(QObject):
             self.directions.pop(name, None)
             self.explained.pop(name, None)
             self.direction_layers.pop(name, None)
-        self._principal = set(vectors) - set(self.directions)  # a loaded name stays
-        for name in self._principal:
-            self.directions[name] = vectors[name]
+        fresh = [name for name in vectors if name not in self.directions]  # a loaded one stays
+        self._principal = set(fresh)
+        principal = {name: vectors[name] for name in fresh}
+        # principal directions first, strongest first; then the user's own
+        self.directions = {**principal, **self.directions}
+        for name in fresh:
             self.explained[name] = explained[name]
             self.direction_layers[name] = layers.get(name)  # a PC's range outlives its class
         self.directions_changed.emit()
@@ -587,8 +590,9 @@ class ExplorerSession(QObject):
             raise GanStudioError(f"There is already a direction called {new!r}.")
         for table in (self.directions, self.explained, self.direction_layers,
                       self.edits.amounts):
-            if name in table:
-                table[new] = table.pop(name)
+            renamed = {new if k == name else k: v for k, v in table.items()}  # same place
+            table.clear()
+            table.update(renamed)
         self._principal.discard(name)
         self.plane_axes = tuple(new if a == name else a for a in self.plane_axes)
         self.directions_changed.emit()

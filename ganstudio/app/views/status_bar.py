@@ -84,7 +84,16 @@ class ReadProgress(QWidget):
 
     def show_progress(self, name: str, fraction: float) -> None:
         self.label.setText(f"Reading {name}…")
+        self.bar.setRange(0, 1000)
         self.bar.setValue(round(1000 * fraction))
+        self.cancel.show()
+        self.show()
+
+    def show_busy(self, text: str) -> None:
+        """Work of unknown length that cannot be cancelled (a generator being opened)."""
+        self.label.setText(text)
+        self.bar.setRange(0, 0)
+        self.cancel.hide()
         self.show()
 
 

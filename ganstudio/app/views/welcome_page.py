@@ -62,6 +62,7 @@ class WelcomePage(QWidget):
     watch_ring = Signal()
     open_checkpoint = Signal()
     explore_pretrained = Signal()
+    download_pretrained = Signal()
     open_run = Signal()
     new_training = Signal()
     open_recent = Signal(str, str)  # kind ("runs" or "checkpoints"), path
@@ -96,8 +97,8 @@ class WelcomePage(QWidget):
                           "See the generator's points chase eight modes over the "
                           "discriminator's field, live."),
             "checkpoint": _Card("⬒", "Open a checkpoint…",
-                                "A GAN Studio checkpoint, a PyTorch DCGAN netG.pth, or a "
-                                "torch.export .pt2 generator."),
+                                "A GAN Studio checkpoint, a StyleGAN .pkl, a BigGAN folder, a "
+                                "PyTorch DCGAN netG.pth or a torch.export .pt2 generator."),
             "pretrained": _Card("✦", "Explore a pretrained generator",
                                 "Interpolate, walk principal directions and compare samples "
                                 "of a shipped model."),
@@ -120,8 +121,14 @@ class WelcomePage(QWidget):
         self.open_run_button.setToolTip(
             "Open a finished run, or watch one that `ganstudio train` is writing")
         self.open_run_button.clicked.connect(self.open_run)
+        self.download_button = QPushButton("Download a pretrained generator…")
+        self.download_button.setToolTip(
+            "StyleGAN2-ADA, StyleGAN3 and BigGAN-deep networks from their publishers: faces, "
+            "animals, portraits, ImageNet. Opened without running anything from the file.")
+        self.download_button.clicked.connect(self.download_pretrained)
         links.addWidget(self.new_button)
         links.addWidget(self.open_run_button)
+        links.addWidget(self.download_button)
         links.addStretch(1)
         column.addLayout(links)
         column.addSpacing(10)
