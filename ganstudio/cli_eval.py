@@ -44,7 +44,8 @@ def add_parsers(sub, parser_class) -> None:
                                          required=True)
     actions.add_parser("list", help="the bundled classifiers and their held-out accuracy")
     train = actions.add_parser("train", help="train a dataset's classifier and write its file")
-    train.add_argument("dataset", help="a labelled image dataset (e.g. digits, shapes)")
+    train.add_argument("dataset", help="a labelled image dataset: built in (digits, shapes), "
+                       "or real (a catalogue name such as fashion-mnist, or a path)")
     train.add_argument("--out", metavar="DIR",
                        help="folder for DATASET.safetensors (default: the bundled folder)")
 
@@ -232,8 +233,8 @@ def cmd_classifiers(args) -> int:
         return 0
     recipe = recipe_for(args.dataset)
     trained = train_classifier(recipe, progress=lambda line: print(line, file=sys.stderr))
-    out = Path(args.out) / f"{args.dataset}.safetensors" if args.out else \
-        shipped_classifier_path(args.dataset)
+    out = Path(args.out) / f"{recipe.dataset}.safetensors" if args.out else \
+        shipped_classifier_path(recipe.dataset)
     save_classifier(out, trained)
     print(f"{out}: {100 * trained.meta['accuracy']:.2f}% right on "
           f"{trained.meta['n_test']:,} held-out images")
