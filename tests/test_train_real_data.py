@@ -3,6 +3,7 @@ from a disk-backed set, and a few steps on real Fashion-MNIST when it is install
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -218,3 +219,13 @@ def test_a_few_steps_on_real_fashion_mnist(tmp_path, capsys):
     generator = load_generator(run_dir)
     assert generator.shape == (1, 28, 28) and generator.classes[0] == "T-shirt/top"
     assert generator.dataset == "fashion-mnist"
+
+
+def test_a_classifier_serves_only_the_image_shape_it_was_trained_on():
+    from ganstudio.engine.data import DATASETS
+    from ganstudio.engine.metrics.evaluation import training_space
+
+    digits = DATASETS["digits"]
+    assert training_space(digits) == "classifier"
+    resized = dataclasses.replace(digits, shape=(1, 32, 32))
+    assert training_space(resized) != "classifier"

@@ -280,6 +280,22 @@ def _point_frames(backdrop: Backdrop, outputs: np.ndarray) -> list[np.ndarray]:
             for i in range(len(outputs))]
 
 
+def real_data_of(generator: Generator) -> DataConfig | None:
+    """The real data a GAN Studio generator was trained on, from its metadata; None for a
+    built-in set or another program's generator."""
+    from ganstudio.engine.config import section_from_dict
+    from ganstudio.engine.errors import ConfigError
+
+    config = (generator.meta or {}).get("config")
+    if not isinstance(config, dict) or not isinstance(config.get("data"), dict):
+        return None
+    try:
+        data = section_from_dict(DataConfig, "data", config["data"])
+    except ConfigError:
+        return None
+    return data if data.is_real else None
+
+
 class TrainingData:
     """A generator's training set, opened once on first use from whichever thread asks: the
     points of a 2-D set, or a :class:`~ganstudio.engine.metrics.nearest.NearestIndex` of an
@@ -296,25 +312,22 @@ class TrainingData:
     def of(cls, generator: Generator) -> TrainingData:
         """The training data a GAN Studio generator's metadata names; a DatasetError says
         why there is none (another program's generator, a built-in set unknown here)."""
-        from ganstudio.engine.config import DataConfig, section_from_dict
         from ganstudio.engine.data import DATASETS
-        from ganstudio.engine.errors import ConfigError, DatasetError
+        from ganstudio.engine.errors import DatasetError
 
-        meta = generator.meta or {}
         if generator.dataset is None:
             raise DatasetError("This generator does not say what it was trained on, so there "
                                "are no training images to compare with.")
-        try:
-            data = section_from_dict(DataConfig, "data", meta.get("config", {}).get("data", {}))
-        except (ConfigError, AttributeError):
-            data = DataConfig(name=generator.dataset)
         points = generator.kind == "points"
-        if data.is_real:
-            return cls(data.name, data.seed, points, data, meta["dataset"].get("prepared"))
+        real = real_data_of(generator)
+        if real is not None:
+            return cls(real.name, real.seed, points, real, generator.meta["dataset"].get(
+                "prepared"))
         if generator.dataset not in DATASETS or generator.dataset == "points":
             raise DatasetError(f"The training data ({generator.dataset}) is not a built-in "
                                "dataset, and this generator does not say where it came from.")
-        return cls(generator.dataset, data.seed, points)
+        seed = (generator.meta or {}).get("config", {}).get("data", {}).get("seed", 0)
+        return cls(generator.dataset, seed, points)
 
     def get(self):
         with self._lock:
