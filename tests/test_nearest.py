@@ -9,7 +9,7 @@ import torch
 
 from ganstudio.engine.data.prepare import PrepareOptions, clear_prepared, prepare
 from ganstudio.engine.errors import DatasetError
-from ganstudio.engine.metrics.nearest import SMALL_FILE, NearestIndex
+from ganstudio.engine.metrics.nearest import SMALL_FILE, SMALL_SIDE, NearestIndex
 
 
 @pytest.fixture(autouse=True)
@@ -34,7 +34,7 @@ def _brute_force(images: np.ndarray, sample: np.ndarray, k: int):
 
 
 def test_the_index_finds_what_a_full_size_search_finds():
-    images = _smooth_images(3000, 32)  # 32 px: the first pass compares 16 px copies
+    images = _smooth_images(3000, 32)  # the first pass compares 8 px copies
     tensor = torch.from_numpy(images.transpose(0, 3, 1, 2).copy())
     index = NearestIndex.in_memory(tensor)
     rng = np.random.default_rng(5)
@@ -53,13 +53,13 @@ def test_a_prepared_set_is_searched_from_disk_with_its_small_copy_kept(tmp_path)
     prepared = prepare(tmp_path / "set.npy", PrepareOptions(resolution=24))
     index = NearestIndex.of_prepared(prepared)
     small = prepared.folder / SMALL_FILE
-    assert small.is_file() and np.load(small).shape == (500, 3 * 16 * 16)
+    assert small.is_file() and np.load(small).shape == (500, 3 * SMALL_SIDE**2)
     idx, _ = index.search(images[321], k=3)
     assert idx[0] == 321
 
     np.save(small, np.zeros((3, 3), np.uint8))  # stale or damaged: made again
     assert NearestIndex.of_prepared(prepared).search(images[42], k=1)[0][0] == 42
-    assert np.load(small).shape == (500, 3 * 16 * 16)
+    assert np.load(small).shape == (500, 3 * SMALL_SIDE**2)
 
 
 def test_a_real_data_generator_finds_its_prepared_set(tmp_path):
