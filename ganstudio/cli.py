@@ -56,7 +56,19 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--config", metavar="FILE", help="a JSON run config (e.g. a config.json)")
     train.add_argument("--dataset", help="built-in dataset name, or a .csv/.npy file of points")
     train.add_argument("--data-file", metavar="FILE", help="the file of the 'points' dataset")
-    train.add_argument("--model", help="network family: toy, gan2014 or dcgan")
+    train.add_argument("--data", metavar="PATH|NAME", help="real data: an image folder, "
+                       ".zip/.tar(.gz), IDX or CIFAR files, .npy/.npz, or a catalogue name; "
+                       "prepared once into the cache, then streamed from it")
+    train.add_argument("--resolution", type=int, metavar="R", help="--data: the side of the "
+                       "prepared images (default: the images' own when square and the model "
+                       "builds it, else 64)")
+    train.add_argument("--crop", choices=("centre", "center", "pad"),
+                       help="--data: centre crop to a square (default), or pad to one")
+    train.add_argument("--grayscale", action="store_const", const=True, default=None,
+                       help="--data: one grey channel (default: grey only when the images are)")
+    train.add_argument("--flip", action="store_const", const=True, default=None,
+                       help="--data: random left-right flips in training")
+    train.add_argument("--model", help="network family: toy, gan2014, dcgan or resnet")
     train.add_argument("--conditional", action=argparse.BooleanOptionalAction, default=None,
                        help="class-conditional G and D (labelled datasets)")
     train.add_argument("--loss", help="minimax, nonsaturating, lsgan, hinge or wgan-gp")
@@ -238,6 +250,7 @@ def train_config(args):
     from ganstudio.engine.errors import ConfigError
 
     dataset, data_file = args.dataset, args.data_file
+    real = _real_data_args(args)
     if dataset and Path(dataset).suffix.lower() in (".csv", ".npy", ".txt"):
         if data_file:
             raise UsageError(f"ganstudio train: --dataset {dataset} is a file already; drop "
@@ -256,10 +269,14 @@ def train_config(args):
         cfg = RunConfig.from_dict(state["config"])
     elif args.config:
         cfg = RunConfig.from_json_file(args.config)
+    elif real is not None:
+        cfg = defaults_for(real, args.model)
     else:
         cfg = defaults_for(dataset or "ring8")
-    if dataset and dataset != cfg.data.name:
+    if dataset and (dataset != cfg.data.name or cfg.data.is_real):
         cfg = _with_dataset(cfg, dataset)
+    if real is not None and real != cfg.data:
+        cfg = _with_dataset(cfg, real, args.model or cfg.model.family)
     if data_file:
         if cfg.data.name != "points":
             raise UsageError(
@@ -296,11 +313,40 @@ def train_config(args):
     return cfg
 
 
-def _with_dataset(cfg, dataset: str):
+def _real_data_args(args):
+    """The DataConfig of ``--data`` and its options, or None without ``--data``."""
+    options = {"--resolution": args.resolution, "--crop": args.crop,
+               "--grayscale": args.grayscale, "--flip": args.flip}
+    if args.data is None:
+        given = [name for name, value in options.items() if value is not None]
+        if given:
+            raise UsageError(f"ganstudio train: {given[0]} prepares real data; add --data PATH")
+        return None
+    for other, value in (("--dataset", args.dataset), ("--data-file", args.data_file),
+                         ("--resume", args.resume)):
+        if value:
+            raise UsageError(f"ganstudio train: --data and {other} both say what to train on "
+                             + ("(a resumed run keeps its data); drop --data" if other ==
+                                "--resume" else "; give one of them"))
+    from ganstudio.engine.data.batches import real_data, source_side
+    from ganstudio.engine.nets import FAMILIES
+
+    resolution = args.resolution
+    if resolution is None:
+        family = FAMILIES.get(args.model or "dcgan")
+        side = source_side(args.data)
+        fits = side is not None and (family is None or not family.image_sizes
+                                     or side in family.image_sizes)
+        resolution = side if fits else 64
+    return real_data(args.data, resolution, crop=args.crop or "centre",
+                     grayscale=args.grayscale, flip=bool(args.flip))
+
+
+def _with_dataset(cfg, dataset, family: str | None = None):
     """Switch dataset: take that dataset's defaults for everything the user did not fix."""
     from ganstudio.engine.config import defaults_for
 
-    fresh = defaults_for(dataset)
+    fresh = defaults_for(dataset, family)
     fresh.loss, fresh.train.seed, fresh.train.device = cfg.loss, cfg.train.seed, cfg.train.device
     return fresh
 
@@ -315,6 +361,8 @@ def _cmd_train(args) -> int:
 
     if not from_environment().leader:  # under torchrun, rank 0 writes and prints
         return _train_follower(cfg, args)
+    if cfg.data.is_real and not _prepare_for_training(cfg.data, args.quiet):
+        return EXIT_INTERRUPTED
     if args.out:
         run_dir = Path(args.out)
         if (run_dir / "config.json").exists() and not args.resume:
@@ -363,6 +411,25 @@ def _cmd_train(args) -> int:
     if failed:
         return 1
     return EXIT_INTERRUPTED if interrupted else 0
+
+
+def _prepare_for_training(data, quiet: bool) -> bool:
+    """Prepare real data (or find it prepared) with a progress line; False when cancelled."""
+    from ganstudio.engine.data.batches import prepare_data
+
+    line = _ProgressLine(sys.stderr)
+    try:
+        prepared = prepare_data(data, progress=None if quiet else line.images)
+    except KeyboardInterrupt:
+        line.close()
+        print("Cancelled while preparing the data; nothing was written.", file=sys.stderr)
+        return False
+    line.close()
+    if not quiet:
+        c, h, w = prepared.shape
+        print(f"Data: {len(prepared):,} images of {c}×{h}×{w}, {len(prepared.classes)} classes, "
+              f"prepared in {prepared.folder}", file=sys.stderr)
+    return True
 
 
 def _train_follower(cfg, args) -> int:
@@ -722,7 +789,10 @@ def _cmd_info(args) -> int:
     lines.append(f"  parameters: G {_count(info.get('params_g'))}, D {_count(params_d)}")
     if info.get("config"):
         cfg = info["config"]
-        lines.append(f"  data: {cfg['data']['name']}, model: {cfg['model']['family']}"
+        data = cfg["data"]
+        where = (f" ({data['source']}, {data['resolution']} px, {data['crop']} crop"
+                 f"{', flips' if data['flip'] else ''})") if data.get("source") else ""
+        lines.append(f"  data: {data['name']}{where}, model: {cfg['model']['family']}"
                      f"{' (conditional)' if cfg['model']['conditional'] else ''}, "
                      f"loss: {cfg['loss']['name']}, optimiser: {cfg['optim']['name']} "
                      f"(lr G {cfg['optim']['lr_g']:g}, D {cfg['optim']['lr_d']:g}, "

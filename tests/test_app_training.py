@@ -165,6 +165,9 @@ def test_a_bad_live_learning_rate_is_refused_in_place(window, qtbot):
     window.training_controller.live_lr_g.editingFinished.emit()
     assert "not a number" in window.statusBar().currentMessage()
     assert "border" in window.training_controller.live_lr_g.styleSheet()
+    window.training_controller.live_lr_g.setText("5")  # a number, but one the trainer refuses
+    window.training_controller.live_lr_g.editingFinished.emit()
+    assert "at most 1" in window.statusBar().currentMessage()  # the trainer's own check
     assert session.is_active()
 
 

@@ -230,7 +230,7 @@ def test_explorer_actions_wait_for_a_generator(controllers, qtbot, finished_run)
 def test_a_followed_run_loads_its_checkpoints_off_the_ui_thread(controllers, qtbot,
                                                                finished_run, tmp_path,
                                                                monkeypatch):
-    from ganstudio.engine import loaders
+    from ganstudio.engine import formats
 
     run_dir = tmp_path / "live"
     shutil.copytree(finished_run, run_dir)
@@ -240,8 +240,8 @@ def test_a_followed_run_loads_its_checkpoints_off_the_ui_thread(controllers, qtb
     session = opened.args[0]
     assert session.following
     threads = []
-    original = loaders.load_generator
-    monkeypatch.setattr(loaders, "load_generator",
+    original = formats.load_generator
+    monkeypatch.setattr(formats, "load_generator",
                         lambda path: threads.append(threading.current_thread()) or
                         original(path))
     with qtbot.waitSignal(session.generator_changed, timeout=60_000) as changed:

@@ -499,7 +499,7 @@ def test_the_window_says_what_is_wrong(case, tmp_path, exported, hostile_window,
     text = box.text()
     box.close()
     assert printable(path.name) in text
-    assert hostile_window.explorer is None and hostile_window.isVisible()
+    assert hostile_window.explorer_controller.session is None and hostile_window.isVisible()
     assert not marker.exists()
 
 

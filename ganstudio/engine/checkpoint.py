@@ -527,6 +527,10 @@ def check_generator_meta(meta: dict, path: Path) -> tuple:
         raise bad("dataset.classes", "is not a list of class names")
     if not isinstance(d.get("description", ""), str):
         raise bad("dataset.description", "is not text")
+    prepared = d.get("prepared")
+    if prepared is not None and not (isinstance(prepared, str)
+                                     and re.fullmatch(r"[0-9a-f]{16}", prepared)):
+        raise bad("dataset.prepared", f"is {prepared!r}, not the key of a prepared set")
     output_range = meta.get("output_range")
     if output_range is not None and not (
             isinstance(output_range, list) and len(output_range) == 2

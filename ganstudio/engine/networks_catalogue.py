@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from ganstudio.engine.download import CancelCheck, Progress, download
+from ganstudio.engine.download import CancelCheck, Progress, download_all
 from ganstudio.engine.errors import CheckpointError, GanStudioError
 from ganstudio.resources import cache_dir, resources_dir
 
@@ -90,15 +90,8 @@ def download_network(name: str, *, progress: Progress | None = None,
 
     entry = get_network(name)
     folder = network_folder(name)
-    total, done = entry.download_bytes, 0
-    for file in entry.files:
-        def report(have: int, file_total: int, offset: int = done) -> None:
-            if progress is not None:
-                progress(offset + have, max(total, offset + file_total))
-
-        path = download(file.urls, folder / file.name, sha256=file.sha256, size=file.size,
-                        progress=report, cancel=cancel, timeout=timeout)
-        done += path.stat().st_size
+    download_all([(f.urls, f.name, f.sha256, None, f.size) for f in entry.files], folder,
+                 progress=progress, cancel=cancel, timeout=timeout)
     target = folder / entry.open if entry.open else folder
     try:
         generator = load_generator(target)

@@ -38,7 +38,7 @@ from ganstudio.engine.checkpoint import (
     state_path_for,
     write_latest,
 )
-from ganstudio.engine.config import RunConfig, check_hyper, validate
+from ganstudio.engine.config import RunConfig, check_hyper, check_model, validate
 from ganstudio.engine.data.batches import open_source
 from ganstudio.engine.devices import autocast_dtype, available_memory, describe, resolve_device
 from ganstudio.engine.errors import CheckpointError, ConfigError, DiskFullError
@@ -141,10 +141,13 @@ class Trainer:
         # draws its own batches.
         self.rng = torch.Generator(self.device).manual_seed(
             cfg.train.seed + 1 + 1_000_003 * self.world.rank)
-        self.source = open_source(cfg.data.name, cfg.data.seed, cfg.data.path, self.device,
-                                  self.rng)
+        self.source = open_source(cfg.data, self.device, self.rng, self.world.rank)
         self.data = self.source.dataset  # the set in memory, for the 2-D views and modes
         info = self.info = self.source.info
+        if cfg.data.is_real:  # its classes are known now that it is prepared
+            found = check_model(cfg.model, info)
+            if found:
+                raise ConfigError(f"{found[0]} (data.source {cfg.data.source})")
         _check_cost(cfg, info, self.device)
         self.G, self.D = build_networks(cfg.model, info, cfg.loss.name)
         self.G.to(self.device)
@@ -601,7 +604,9 @@ class Trainer:
             "step": self.step,
             "family": self.config.model.family,
             "model": model,
-            "dataset": {**self.info.to_dict(), "description": self.info.description},
+            "dataset": {**self.info.to_dict(), "description": self.info.description,
+                        **({"prepared": self.source.prepared.key} if self.config.data.is_real
+                           else {})},
             "output_range": list(self.output_range) if self.output_range else None,
             "ema": self.G_ema is not None,
             "loss": self.config.loss.name,
@@ -671,7 +676,10 @@ class Trainer:
             raise CheckpointError(f"{state_file}: the training state's random-number generator "
                                   f"state is damaged ({str(e).splitlines()[0]}).") from None
         if "data" in state:
-            self.source.load_state_dict(state["data"])
+            data_state = state["data"]
+            if self.world.distributed and "seed" in data_state:  # each rank's own order
+                data_state = {**data_state, "seed": self.source.state_dict()["seed"]}
+            self.source.load_state_dict(data_state)
         if self.world.distributed:  # rank 0's saved stream would give every rank its batches
             self.rng.manual_seed(self.config.train.seed + 1 + 1_000_003 * self.world.rank
                                  + int(state["step"]))

@@ -251,18 +251,23 @@ class TrainingController(QObject):
                             resume=watcher.folder.latest_checkpoint())
 
     def _apply_live_lr(self) -> None:
+        """Send the live learning rates, checked as the config and the trainer check them
+        (config.check_hyper); a bad one is marked in place and nothing is sent."""
+        from ganstudio.engine.config import check_hyper
+
         if not self.is_training():
             return
         values = []
-        for edit in (self.live_lr_g, self.live_lr_d):
+        for edit, name in ((self.live_lr_g, "lr_g"), (self.live_lr_d, "lr_d")):
             try:
                 value = float(edit.text())
-                if not 0 < value <= 1:
-                    raise ValueError
             except ValueError:
+                value = None
+            problems = ["is not a number"] if value is None else [
+                p.message for p in check_hyper(**{name: value})]
+            if problems:
                 edit.setStyleSheet(f"border: 1px solid {theme.ERROR};")
-                self.message.emit(
-                    f"Learning rate {edit.text()!r} is not a number between 0 and 1.", 6000)
+                self.message.emit(f"Learning rate {edit.text()!r} {problems[0]}.", 6000)
                 return
             edit.setStyleSheet("")
             values.append(value)

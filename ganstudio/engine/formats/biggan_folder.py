@@ -149,6 +149,7 @@ def open_biggan(path: str | Path):
 def rebuild_biggan(config: dict[str, Any], read_state, where: str):
     """Our BigGAN-deep with the tensors ``read_state()`` returns, loaded by name: the network is
     sized on the meta device first, so a config asking for a giant network costs nothing."""
+    from ganstudio.engine.nets import check_state_fits
     from ganstudio.engine.nets.biggan import BigGAN
 
     try:
@@ -162,14 +163,7 @@ def rebuild_biggan(config: dict[str, Any], read_state, where: str):
         raise CheckpointError(f"{where}: the config describes {total:,} numbers; GAN Studio "
                               f"opens up to {MAX_PARAMETERS:,}.")
     state = read_state()
-    missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
-    wrong = sorted(k for k in set(expected) & set(state) if tuple(state[k].shape) != expected[k])
-    if missing or unexpected or wrong:
-        problems = [f"{label}: {', '.join(names[:3])}{' …' if len(names) > 3 else ''}"
-                    for label, names in (("missing", missing), ("unexpected", unexpected),
-                                         ("other shape", wrong)) if names]
-        raise CheckpointError(f"{where}: the weights do not fit the BigGAN-deep its config "
-                              f"describes ({'; '.join(problems)}).")
+    check_state_fits(expected, state, where, "the BigGAN-deep its config describes")
     with torch.inference_mode(False):  # plain tensors, even when called in inference mode
         module = BigGAN(config)
         module.load_state_dict({k: t.float() for k, t in state.items()}, strict=True)

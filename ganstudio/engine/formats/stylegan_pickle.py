@@ -543,6 +543,7 @@ def rebuild_generator(family: str, config: dict[str, Any], state: dict[str, torc
     """Our implementation of the network with ``state`` loaded by name; a CheckpointError when
     the tensors do not have exactly the names and shapes the config implies."""
     from ganstudio.engine.errors import ConfigError
+    from ganstudio.engine.nets import check_state_fits
     from ganstudio.engine.nets.stylegan import build_stylegan
 
     try:
@@ -556,15 +557,7 @@ def rebuild_generator(family: str, config: dict[str, Any], state: dict[str, torc
     if total > MAX_PARAMETERS:
         raise CheckpointError(f"{where} describes a network of {total:,} numbers; GAN Studio "
                               f"opens up to {MAX_PARAMETERS:,}.")
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    wrong = sorted(k for k in set(expected) & set(state) if tuple(state[k].shape) != expected[k])
-    if missing or unexpected or wrong:
-        problems = [f"{label}: {', '.join(names[:3])}{' …' if len(names) > 3 else ''}"
-                    for label, names in (("missing", missing), ("unexpected", unexpected),
-                                         ("other shape", wrong)) if names]
-        raise CheckpointError(f"{where}'s tensors do not fit the {family} network its init "
-                              f"kwargs describe ({'; '.join(problems)}).")
+    check_state_fits(expected, state, where, f"the {family} network its settings describe")
     with torch.inference_mode(False):  # plain tensors, even when called in inference mode
         module = build_stylegan(family, config, seed=None)  # for real now; only allocated
         module.load_state_dict(state, strict=True)

@@ -93,3 +93,21 @@ def activation_elements(G: nn.Module, D: nn.Module, z_dim: int, sample_shape: tu
     finally:
         for hook in hooks:
             hook.remove()
+
+
+def check_state_fits(expected: dict[str, tuple[int, ...]], state: dict, where: str,
+                     what: str) -> None:
+    """A CheckpointError unless ``state`` holds exactly the tensors ``expected`` names, with
+    their shapes; the message lists the first few that are missing, extra or of another shape.
+    ``what`` says what the tensors were to fit, e.g. "the stylegan2 network its kwargs
+    describe"."""
+    from ganstudio.engine.errors import CheckpointError
+
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong = sorted(k for k in set(expected) & set(state) if tuple(state[k].shape) != expected[k])
+    if missing or unexpected or wrong:
+        problems = [f"{label}: {', '.join(names[:3])}{' …' if len(names) > 3 else ''}"
+                    for label, names in (("missing", missing), ("unexpected", unexpected),
+                                         ("other shape", wrong)) if names]
+        raise CheckpointError(f"{where}: the tensors do not fit {what} ({'; '.join(problems)}).")
