@@ -56,8 +56,9 @@ class DownloadDialog(QDialog):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().hide()
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        for column in range(len(COLUMNS)):  # the licence takes what room is left
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Stretch if column == 3
+                                        else QHeaderView.ResizeMode.ResizeToContents)
         self.table.itemSelectionChanged.connect(self._on_selection)
         self.table.itemDoubleClicked.connect(lambda _: self.start())
         layout.addWidget(self.table, 1)

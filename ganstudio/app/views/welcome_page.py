@@ -97,8 +97,8 @@ class WelcomePage(QWidget):
                           "See the generator's points chase eight modes over the "
                           "discriminator's field, live."),
             "checkpoint": _Card("⬒", "Open a checkpoint…",
-                                "A GAN Studio checkpoint, a StyleGAN .pkl, a BigGAN folder, a "
-                                "PyTorch DCGAN netG.pth or a torch.export .pt2 generator."),
+                                "A StyleGAN .pkl, a BigGAN folder, a DCGAN netG.pth, a .pt2 "
+                                "or a GAN Studio checkpoint."),
             "pretrained": _Card("✦", "Explore a pretrained generator",
                                 "Interpolate, walk principal directions and compare samples "
                                 "of a shipped model."),

@@ -211,6 +211,8 @@ class LayerRange(QWidget):
         layout.addWidget(self.label)
         self.slider = QLabeledRangeSlider(Qt.Orientation.Horizontal)
         self.slider.setToolTip("The first and last style input the edit moves")
+        # the handles carry the numbers; edge labels would repeat them at the ends
+        self.slider.setEdgeLabelMode(QLabeledRangeSlider.EdgeLabelMode.NoLabel)
         self.slider.valueChanged.connect(self._on_slider)
         layout.addWidget(self.slider)
         self.presets = QHBoxLayout()
