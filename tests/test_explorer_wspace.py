@@ -644,11 +644,16 @@ def test_every_format_opens_by_drop_recent_list_and_explore(window, qtbot, tmp_p
         with qtbot.waitSignal(window.explorer_controller.opened, timeout=60_000) as opened:
             assert window.open_path(path)  # what a drop and File → Open do
         generator = opened.args[0].generator
-        qtbot.waitUntil(lambda: window.explorer_page.grid.image() is not None, timeout=30_000)
+        worker = opened.args[0].worker  # all its renders done: none left running at exit
+        qtbot.waitUntil(lambda w=worker: window.explorer_page.grid.image() is not None
+                        and w.idle(), timeout=30_000)
         recent = window.settings.recent("checkpoints")[0]
         assert load_generator(recent).source == generator.source, kind
-        with qtbot.waitSignal(window.explorer_controller.opened, timeout=60_000):
-            window.open_recent("checkpoints", recent)
+    recent = window.settings.recent("checkpoints")
+    assert str(BIGGAN) in recent and len(recent) == 6  # a BigGAN file is listed as its folder
+    with qtbot.waitSignal(window.explorer_controller.opened, timeout=60_000) as opened:
+        window.open_recent("checkpoints", str(SG2))  # the pickle, from the recent list
+    assert opened.args[0].generator.path == SG2
 
 
 def test_ganstudio_explore_opens_a_biggan_folder(qtbot, app_settings, monkeypatch):
