@@ -579,6 +579,26 @@ def test_a_download_can_be_cancelled_and_resumes_later(window, qtbot, tmp_path, 
         server.close()
 
 
+def test_a_download_that_does_not_open_is_refused_and_deleted(window, qtbot, tmp_path,
+                                                               monkeypatch):
+    from ganstudio.engine import networks_catalogue
+
+    monkeypatch.setattr(networks_catalogue, "network_folder", lambda name: tmp_path / name)
+    server = _Files({"tiny.pkl": b"<html>a login page, not a network</html>" * 25})
+    try:
+        monkeypatch.setattr(networks_catalogue, "networks", lambda: _catalogue(server))
+        dialog = _dialog(window, qtbot)
+        with qtbot.waitSignal(dialog.finished_download, timeout=20_000) as done:
+            dialog.go.click()
+        assert done.args[0].__class__.__name__ == "JobFailed"
+        assert "failed" in dialog.status.text() and "tiny" in dialog.status.text()
+        assert "\n" not in dialog.status.text() and dialog.go.isEnabled()
+        assert not (tmp_path / "tiny").exists() and window.explorer_controller.session is None
+        dialog.reject()
+    finally:
+        server.close()
+
+
 def test_opening_a_pickle_offers_to_convert_it(window, qtbot, tmp_path, monkeypatch):
     session = _open(window, qtbot, SG2)
     page = window.explorer_page
