@@ -922,6 +922,8 @@ class ExplorerPage(QWidget):
         self.selected.set_image(result["image"])
         partial_ = result.get("partial")
         self.caption.setText(result["caption"] + (" · refining…" if partial_ else ""))
+        if not partial_:
+            self.transform.frame_shown()
 
     def _on_strip(self, result: dict) -> None:
         self._frames = result.get("frames", [])
@@ -978,4 +980,6 @@ class ExplorerPage(QWidget):
             self.directions_status.setText(message)
             return
         canvas.set_message(f"Could not render: {message}", error=True)
+        if kind == "selected":
+            self.transform.frame_shown()  # a failed frame does not hold the animation up
 

@@ -303,8 +303,9 @@ class InputTransform(QWidget):
         form.addRow(row)
         self._timer = QTimer(self)
         self._timer.setInterval(ANIMATION_MS)
-        self._timer.timeout.connect(self.advance)
+        self._timer.timeout.connect(self._tick)
         self._phase = 0.0
+        self._frame_pending = False  # a frame of the animation is not yet shown
 
     def values(self) -> tuple[float, float, float]:
         return self.x.value(), self.y.value(), self.rotate.value()
@@ -312,6 +313,18 @@ class InputTransform(QWidget):
     def reset(self) -> None:
         self.play.setChecked(False)
         self._set(0.0, 0.0, 0.0)
+
+    def _tick(self) -> None:
+        # Paced by the renders: the next frame only once the last one is shown. A frame asked
+        # for every tick would overtake each render before it arrives on a slow CPU, and the
+        # image would stand still for as long as the animation plays.
+        if not self._frame_pending:
+            self._frame_pending = True
+            self.advance()
+
+    def frame_shown(self) -> None:
+        """The selected sample was drawn in full: the animation may move on."""
+        self._frame_pending = False
 
     def advance(self) -> None:
         """One frame of the animation (each a 1/120 of its loop)."""
@@ -336,6 +349,7 @@ class InputTransform(QWidget):
 
     def _on_play(self, on: bool) -> None:
         self.play.setText("⏸ Stop" if on else "▶ Animate")
+        self._frame_pending = False
         if on:
             self._timer.start()
         else:
