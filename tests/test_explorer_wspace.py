@@ -458,7 +458,7 @@ def test_biggan_classes_are_found_by_name_and_mixed(window, qtbot):
     found = [popup.model().index(i, 0).data() for i in range(popup.model().rowCount())]
     assert "All: golden retriever" in found and all("retriever" in f for f in found)
     popup.setCurrentIndex(popup.model().index(found.index("All: golden retriever"), 0))
-    with qtbot.waitSignal(session.grid_ready, timeout=30_000,
+    with qtbot.waitSignal(session.grid_ready, timeout=60_000,  # 16 BigGAN images, busy CPU
                           check_params_cb=lambda r: not r.get("partial")):
         qtbot.keyClick(popup, Qt.Key.Key_Return)
     assert session.single_class == 207 and session.labels.tolist() == [207] * 16
