@@ -21,8 +21,10 @@ def add_parsers(sub, parser_class) -> None:
     )
     ev.add_argument("source", nargs="?", metavar="CHECKPOINT|RUN_DIR",
                     help="the generator (a checkpoint, or a run folder's latest)")
-    ev.add_argument("--data", metavar="NAME",
-                    help="the real images: a built-in dataset (default: the generator's own)")
+    ev.add_argument("--data", metavar="PATH|NAME",
+                    help="the real images: a built-in set, a catalogue set, or an image folder, "
+                    "archive or dataset file, prepared at the generator's size (default: the "
+                    "generator's own data)")
     ev.add_argument("--real", metavar="A.npy", help="real features, an (N, D) .npy array")
     ev.add_argument("--fake", metavar="B.npy", help="generated features, an (N, D) .npy array")
     ev.add_argument("--metrics", help="comma-separated, from fid, kid, pr, dc, classes "
@@ -177,11 +179,15 @@ def _eval_generator(args, metrics, stages) -> dict:
     if dataset is None:
         raise ConfigError(f"{Path(args.source).name} does not say what data it was trained "
                           "on: name the real images with --data")
-    real_data = None if args.data else real_data_of(generator)
+    real_data = _real_data_for(args.data, generator) if args.data else real_data_of(generator)
+    if real_data is not None:
+        dataset = real_data.name
     info = get_info(dataset) if real_data is None else None
     if info is not None and tuple(info.shape) != tuple(generator.shape):
         raise ConfigError(f"{dataset} images are {_shape(info.shape)} but the generator "
                           f"draws {_shape(generator.shape)}")
+    if space == "inception":
+        _fetch_inception_weights(stages)
     extractor = feature_extractor(space, dataset)
     if real_data is None:
         real = real_images(dataset, args.n)
@@ -194,6 +200,35 @@ def _eval_generator(args, metrics, stages) -> dict:
     return {"source": str(args.source), "data": dataset, "features": space,
             "extractor": extractor.identity, "n_real": int(real.shape[0]),
             "n_fake": int(fake_images.shape[0]), "seed": args.seed, "metrics": values}
+
+
+def _real_data_for(data: str, generator):
+    """The real-data settings of ``--data`` (None for a built-in set): prepared at the
+    generator's size, grey when the generator draws grey images."""
+    from ganstudio.engine.data import DATASETS
+    from ganstudio.engine.data.batches import real_data
+
+    if data in DATASETS:
+        return None
+    channels, height, width = generator.shape
+    if height != width:
+        from ganstudio.engine.errors import ConfigError
+
+        raise ConfigError(f"the generator draws {height}×{width} images; real data is prepared "
+                          "square, so compare it with feature arrays (--real, --fake)")
+    return real_data(data, height, grayscale=channels == 1)
+
+
+def _fetch_inception_weights(stages) -> None:
+    """FID's weights, downloaded on first use with a progress line."""
+    from ganstudio.engine.errors import WeightsMissingError
+    from ganstudio.engine.metrics.inception import download_inception_weights, inception_weights_path
+
+    try:
+        inception_weights_path()
+    except WeightsMissingError:
+        progress = stages.part("downloading FID's Inception-v3 weights")
+        download_inception_weights(lambda have, total: progress(have / total if total else 0.0))
 
 
 def _shape(shape) -> str:
@@ -231,11 +266,14 @@ def cmd_classifiers(args) -> int:
     from ganstudio.engine.metrics.features import shipped_classifiers
 
     if args.classifiers_command == "list":
-        for name in shipped_classifiers():
+        names = shipped_classifiers()
+        width = max((len(name) for name in names), default=0)
+        for name in names:
             path = shipped_classifier_path(name)
             meta = load_classifier(path).meta
-            print(f"{name:<10} {100 * meta['accuracy']:.2f}% right on {meta['n_test']:,} "
-                  f"held-out images  {path.stat().st_size / 1024:.0f} KB  {path}")
+            print(f"{name:<{width}}  {100 * meta['accuracy']:6.2f}% right on "
+                  f"{meta['n_test']:>6,} held-out images  {path.stat().st_size / 1024:.0f} KB  "
+                  f"{path}")
         return 0
     recipe = recipe_for(args.dataset)
     trained = train_classifier(recipe, progress=lambda line: print(line, file=sys.stderr))

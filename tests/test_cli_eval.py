@@ -97,12 +97,45 @@ def _pretrained(name):
     return path
 
 
-def test_eval_of_a_generator_without_inception_weights_says_what_to_download(
+def test_eval_offline_without_inception_weights_says_what_to_download(
         tmp_path, capsys, monkeypatch):
+    from loopback import refused_url
+
+    from ganstudio.engine.metrics import inception
+
     monkeypatch.setenv("GANSTUDIO_CACHE", str(tmp_path))
+    monkeypatch.setattr(inception, "WEIGHTS_URL", refused_url(inception.WEIGHTS_FILE))
     code, _, err = _run(["eval", str(_pretrained("shapes")), "--n", "100"], capsys)
-    assert code == 2
+    assert code == 2 and len(err.strip().splitlines()) == 1
     assert "pt_inception-2015-12-05-6726825d.pth" in err and "--features classifier" in err
+
+
+def test_eval_downloads_fid_weights_on_first_use_and_reads_real_data_from_a_folder(
+        tmp_path, capsys, monkeypatch):
+    from loopback import FileServer
+    from PIL import Image
+    from test_metrics_inception import _served_weights
+
+    from ganstudio.engine.metrics import inception
+
+    monkeypatch.setenv("GANSTUDIO_CACHE", str(tmp_path / "cache"))
+    body, prefix = _served_weights(tmp_path)
+    folder = tmp_path / "strokes"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(12):
+        Image.fromarray(rng.integers(0, 256, (28, 28), dtype=np.uint8)).save(folder / f"{i}.png")
+    with FileServer({inception.WEIGHTS_FILE: body}) as server:
+        monkeypatch.setattr(inception, "WEIGHTS_URL", server.url(inception.WEIGHTS_FILE))
+        monkeypatch.setattr(inception, "WEIGHTS_SHA256_PREFIX", prefix)
+        code, out, err = _run(["eval", str(_pretrained("digits")), "--data", str(folder),
+                               "--metrics", "kid", "--n", "6", "--json"], capsys)
+    assert code == 0, err
+    assert "downloading FID's Inception-v3 weights" in err
+    report = json.loads(out)
+    assert (report["data"], report["features"], report["n_real"]) == ("strokes", "inception", 6)
+    assert report["extractor"].startswith("inception:")
+    assert np.isfinite(report["metrics"]["kid"])
 
 
 def test_eval_of_the_bundled_generator_in_classifier_space(capsys):
