@@ -222,7 +222,10 @@ def _real_data_for(data: str, generator):
 def _fetch_inception_weights(stages) -> None:
     """FID's weights, downloaded on first use with a progress line."""
     from ganstudio.engine.errors import WeightsMissingError
-    from ganstudio.engine.metrics.inception import download_inception_weights, inception_weights_path
+    from ganstudio.engine.metrics.inception import (
+        download_inception_weights,
+        inception_weights_path,
+    )
 
     try:
         inception_weights_path()
