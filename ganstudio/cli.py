@@ -89,6 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="continue from a checkpoint (or the latest one of a run folder)")
     train.add_argument("--sample-every", type=int, metavar="N")
     train.add_argument("--eval-every", type=int, metavar="N")
+    train.add_argument("--evals", type=_names, metavar="NAMES",
+                       help="evaluations every --eval-every steps, comma-separated: fid, kid, "
+                       "pr, dc, classes (image sets), modes (2-D sets); none: no evaluations")
+    train.add_argument("--augment", metavar="POLICY",
+                       help="DiffAugment before D: any of color,translation,cutout; none: off")
     train.add_argument("--checkpoint-every", type=int, metavar="N")
     train.add_argument("--quiet", action="store_true", help="no progress line")
 
@@ -304,13 +309,20 @@ def train_config(args):
         "optim.lr_g": args.lr_g, "optim.lr_d": args.lr_d, "optim.d_steps": args.d_steps,
         "train.ema": args.ema, "train.seed": args.seed, "train.device": args.device,
         "train.sample_every": args.sample_every, "train.eval_every": args.eval_every,
-        "train.checkpoint_every": args.checkpoint_every,
+        "train.checkpoint_every": args.checkpoint_every, "train.evals": args.evals,
+        "train.augment": None if args.augment is None else
+        ("" if args.augment == "none" else args.augment),
     }
     for dotted, value in overrides.items():
         if value is not None:
             section, _, key = dotted.partition(".")
             setattr(getattr(cfg, section), key, value)
     return cfg
+
+
+def _names(text: str) -> list[str]:
+    """A comma-separated list of names (``none``: the empty list)."""
+    return [] if text.strip() == "none" else [n.strip() for n in text.split(",") if n.strip()]
 
 
 def _real_data_args(args):

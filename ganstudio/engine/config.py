@@ -97,7 +97,7 @@ class TrainConfig:
     ema: bool = False
     ema_decay: float = 0.999
     sample_every: int = 200
-    eval_every: int = 500  # 2-D datasets only; 0 turns evaluation off
+    eval_every: int = 500  # 0 turns evaluation off
     checkpoint_every: int = 1000  # 0: only the final checkpoint
     grid_size: int = 64  # samples in each snapshot (per class row count follows from it)
     evals: list[str] | None = None  # evaluations run every eval_every steps; None: defaults
