@@ -1,6 +1,6 @@
 """Live loss-plot redraw: the cost of one frame with a million-row history.
 
-A ``MetricHistory`` is filled with 1,000,000 rows of noisy GAN-like curves and shown in a
+A run's ``RunData`` is filled with 1,000,000 rows of noisy GAN-like curves and shown in a
 ``LossPlot`` of 1000 × 700 (offscreen is fine). Each frame appends a small batch of rows, as a
 training run does between two timer ticks, then times ``refresh()`` plus the event loop's turn
 that paints what it changed (the plots and the read-out), as in the app. Frames run with
@@ -29,8 +29,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtWidgets import QApplication
 
 from ganstudio.app import theme
-from ganstudio.app.history import MetricHistory
 from ganstudio.app.views.loss_plot import LossPlot
+from ganstudio.engine.plotdata import PlotData, RunData
 
 TARGET_MS = 16.0
 SMOOTHINGS = (0.0, 0.6)
@@ -55,10 +55,10 @@ def gan_rows(start: int, n: int, rng: np.random.Generator) -> dict[str, np.ndarr
     }
 
 
-def frame(app: QApplication, plot: LossPlot, history: MetricHistory, batch: int,
+def frame(app: QApplication, plot: LossPlot, history: RunData, batch: int,
           rng: np.random.Generator) -> tuple[float, float]:
     """(wall ms, CPU ms) of one frame: new rows, refresh, paint."""
-    history.append_columns(gan_rows(history.n, batch, rng))
+    history.append_columns(gan_rows(len(history), batch, rng))
     painted = []
     plot._canvas.painted.connect(painted.append)
     wall, cpu = time.perf_counter(), time.thread_time()
@@ -93,14 +93,16 @@ def measure(rows: int = 1_000_000, frames: int = 50, batch: int = 20) -> dict:
     app = QApplication.instance() or QApplication(sys.argv)
     theme.apply(app)
     rng = np.random.default_rng(0)
-    history = MetricHistory(capacity=rows + 2 * len(SMOOTHINGS) * frames * batch)
+    history = RunData(capacity=rows + 2 * len(SMOOTHINGS) * frames * batch)
     history.append_columns(gan_rows(0, rows, rng))
+    data = PlotData()
+    data.add("run", history)
 
     plot = LossPlot()
     plot.resize(1000, 700)
     plot.show()
     app.processEvents()
-    first_draw_ms = timed_ms(lambda: (plot.set_history(history), plot.repaint()))
+    first_draw_ms = timed_ms(lambda: (plot.set_data(data, "run"), plot.repaint()))
 
     results = {}
     for smoothing in SMOOTHINGS:
@@ -116,7 +118,7 @@ def measure(rows: int = 1_000_000, frames: int = 50, batch: int = 20) -> dict:
 
     plot.close()
     return {
-        "rows": history.n,
+        "rows": len(history),
         "batch": batch,
         "frames": frames,
         "widget": [plot.width(), plot.height()],

@@ -25,20 +25,18 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the app sets it (app/main.py)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the app sets it (app/process.py)
 
 import numpy as np
 from PySide6.QtCore import QSettings, Qt, QTimer
+from train_throughput import WARMUP, engine_its  # a sibling script: the headless reference
 
 from ganstudio.app.main import create_app
 from ganstudio.app.main_window import MainWindow
 from ganstudio.app.settings import AppSettings
 from ganstudio.engine.config import defaults_for
-from ganstudio.engine.events import StepEvent
-from ganstudio.engine.trainer import Trainer
 
 TICK_MS = 5
-WARMUP = 5
 
 
 def config(steps: int, dataset: str = "digits"):
@@ -49,18 +47,6 @@ def config(steps: int, dataset: str = "digits"):
     cfg.train.checkpoint_every = 0
     cfg.train.device = "cpu"
     return cfg
-
-
-def headless_its(steps: int, dataset: str) -> float:
-    with tempfile.TemporaryDirectory() as run_dir:
-        start = None
-        for event in Trainer(config(steps, dataset), run_dir=run_dir).run():
-            if isinstance(event, StepEvent):
-                if event.step == WARMUP:
-                    start = time.perf_counter()
-                elif event.step == WARMUP + steps:
-                    return steps / (time.perf_counter() - start)
-    raise RuntimeError("the headless run stopped early")
 
 
 def app_run(app, steps: int, dataset: str = "digits") -> tuple[float, list[float]]:
@@ -87,8 +73,9 @@ def app_run(app, steps: int, dataset: str = "digits") -> tuple[float, list[float
         timer.setInterval(TICK_MS)
         timer.timeout.connect(tick)
         timer.start()
-        window.start_training(config(steps, dataset))
-        state = window.session.state
+        training = window.training_controller
+        training.start_training(config(steps, dataset))
+        state = training.session.state
 
         def on_steps() -> None:
             step = state.step
@@ -103,11 +90,11 @@ def app_run(app, steps: int, dataset: str = "digits") -> tuple[float, list[float
                 app.quit()
 
         state.steps_added.connect(on_steps)
-        window.session.finished.connect(app.quit)
+        training.session.finished.connect(app.quit)
         app.exec()  # the app's own event loop, as a user would have it
         timer.stop()
-        window.session.stop()
-        window.session.wait(30_000)
+        training.session.stop()
+        training.session.wait(30_000)
         window.close()
         window.deleteLater()
         app.processEvents()
@@ -169,7 +156,7 @@ def main() -> None:
     app = create_app([])
     headless, in_app, all_lags = [], [], []
     for _ in range(args.repeats):
-        headless.append(headless_its(args.steps, args.dataset))
+        headless.append(engine_its(config(args.steps, args.dataset), args.steps))
         its, lags = app_run(app, args.steps, args.dataset)
         in_app.append(its)
         all_lags.extend(lags)

@@ -56,7 +56,19 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--config", metavar="FILE", help="a JSON run config (e.g. a config.json)")
     train.add_argument("--dataset", help="built-in dataset name, or a .csv/.npy file of points")
     train.add_argument("--data-file", metavar="FILE", help="the file of the 'points' dataset")
-    train.add_argument("--model", help="network family: toy, gan2014 or dcgan")
+    train.add_argument("--data", metavar="PATH|NAME", help="real data: an image folder, "
+                       ".zip/.tar(.gz), IDX or CIFAR files, .npy/.npz, or a catalogue name; "
+                       "prepared once into the cache, then streamed from it")
+    train.add_argument("--resolution", type=int, metavar="R", help="--data: the side of the "
+                       "prepared images (default: the images' own when square and the model "
+                       "builds it, else 64)")
+    train.add_argument("--crop", choices=("centre", "center", "pad"),
+                       help="--data: centre crop to a square (default), or pad to one")
+    train.add_argument("--grayscale", action="store_const", const=True, default=None,
+                       help="--data: one grey channel (default: grey only when the images are)")
+    train.add_argument("--flip", action="store_const", const=True, default=None,
+                       help="--data: random left-right flips in training")
+    train.add_argument("--model", help="network family: toy, gan2014, dcgan or resnet")
     train.add_argument("--conditional", action=argparse.BooleanOptionalAction, default=None,
                        help="class-conditional G and D (labelled datasets)")
     train.add_argument("--loss", help="minimax, nonsaturating, lsgan, hinge or wgan-gp")
@@ -102,6 +114,24 @@ def build_parser() -> argparse.ArgumentParser:
                         "only with --force (default: <checkpoint>_samples.png, or -2, -3... if "
                         "that exists)")
     sample.add_argument("--force", action="store_true", help="replace the --out file if it exists")
+
+    convert = sub.add_parser(
+        "convert", help="turn any generator GAN Studio opens into a GAN Studio checkpoint",
+        description="Read a generator file once (a StyleGAN pickle, a BigGAN folder, a DCGAN "
+        "netG.pth, a GAN Studio checkpoint) and write it as a GAN Studio .safetensors "
+        "checkpoint, which opens fast and runs no code.")
+    convert.add_argument("source", help="the generator file or folder")
+    convert.add_argument("out", help="the .safetensors file to write")
+    convert.add_argument("--half", action="store_true", help="store weights as fp16 (half size)")
+    convert.add_argument("--force", action="store_true", help="replace OUT if it exists")
+
+    nets = sub.add_parser(
+        "networks", help="list or download well-known pretrained generators (StyleGAN, BigGAN)")
+    nets_sub = nets.add_subparsers(dest="networks_command", parser_class=_Parser,
+                                   metavar="ACTION", required=True)
+    nets_sub.add_parser("list", help="name, size, licence and whether it is downloaded")
+    net_download = nets_sub.add_parser("download", help="download one into the cache")
+    net_download.add_argument("name", help="e.g. stylegan3-t-ffhq-1024 ('networks list')")
 
     info = sub.add_parser("info", help="describe a checkpoint or run folder")
     info.add_argument("path", help="a checkpoint file or run folder")
@@ -161,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         if not argv or argv[0] not in {"app", "explore", "train", "sample", "info", "recipes",
-                                      "data", "eval", "classifiers", "-h", "--help",
+                                      "data", "eval", "classifiers", "convert", "networks",
+                                      "-h", "--help",
                                       "--version"}:
             argv = ["app", *argv]
         args = parser.parse_args(argv)
@@ -170,11 +201,15 @@ def main(argv: list[str] | None = None) -> int:
         handler = {"app": _cmd_app, "explore": _cmd_explore, "train": _cmd_train,
                    "sample": _cmd_sample,
                    "info": _cmd_info, "recipes": _cmd_recipes, "data": _cmd_data,
-                   "eval": cmd_eval, "classifiers": cmd_classifiers}[args.command]
+                   "eval": cmd_eval, "classifiers": cmd_classifiers,
+                   "convert": _cmd_convert, "networks": _cmd_networks}[args.command]
         return handler(args)
     except UsageError as e:
         print(printable(f"{e}"), file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # the reader went away (… | head): nothing left to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except GanStudioError as e:
         text = " ".join(str(e).split())
         print(printable(f"ganstudio: error: {text}"), file=sys.stderr)
@@ -215,6 +250,7 @@ def train_config(args):
     from ganstudio.engine.errors import ConfigError
 
     dataset, data_file = args.dataset, args.data_file
+    real = _real_data_args(args)
     if dataset and Path(dataset).suffix.lower() in (".csv", ".npy", ".txt"):
         if data_file:
             raise UsageError(f"ganstudio train: --dataset {dataset} is a file already; drop "
@@ -233,10 +269,14 @@ def train_config(args):
         cfg = RunConfig.from_dict(state["config"])
     elif args.config:
         cfg = RunConfig.from_json_file(args.config)
+    elif real is not None:
+        cfg = defaults_for(real, args.model)
     else:
         cfg = defaults_for(dataset or "ring8")
-    if dataset and dataset != cfg.data.name:
+    if dataset and (dataset != cfg.data.name or cfg.data.is_real):
         cfg = _with_dataset(cfg, dataset)
+    if real is not None and real != cfg.data:
+        cfg = _with_dataset(cfg, real, args.model or cfg.model.family)
     if data_file:
         if cfg.data.name != "points":
             raise UsageError(
@@ -273,11 +313,40 @@ def train_config(args):
     return cfg
 
 
-def _with_dataset(cfg, dataset: str):
+def _real_data_args(args):
+    """The DataConfig of ``--data`` and its options, or None without ``--data``."""
+    options = {"--resolution": args.resolution, "--crop": args.crop,
+               "--grayscale": args.grayscale, "--flip": args.flip}
+    if args.data is None:
+        given = [name for name, value in options.items() if value is not None]
+        if given:
+            raise UsageError(f"ganstudio train: {given[0]} prepares real data; add --data PATH")
+        return None
+    for other, value in (("--dataset", args.dataset), ("--data-file", args.data_file),
+                         ("--resume", args.resume)):
+        if value:
+            raise UsageError(f"ganstudio train: --data and {other} both say what to train on "
+                             + ("(a resumed run keeps its data); drop --data" if other ==
+                                "--resume" else "; give one of them"))
+    from ganstudio.engine.data.batches import real_data, source_side
+    from ganstudio.engine.nets import FAMILIES
+
+    resolution = args.resolution
+    if resolution is None:
+        family = FAMILIES.get(args.model or "dcgan")
+        side = source_side(args.data)
+        fits = side is not None and (family is None or not family.image_sizes
+                                     or side in family.image_sizes)
+        resolution = side if fits else 64
+    return real_data(args.data, resolution, crop=args.crop or "centre",
+                     grayscale=args.grayscale, flip=bool(args.flip))
+
+
+def _with_dataset(cfg, dataset, family: str | None = None):
     """Switch dataset: take that dataset's defaults for everything the user did not fix."""
     from ganstudio.engine.config import defaults_for
 
-    fresh = defaults_for(dataset)
+    fresh = defaults_for(dataset, family)
     fresh.loss, fresh.train.seed, fresh.train.device = cfg.loss, cfg.train.seed, cfg.train.device
     return fresh
 
@@ -292,6 +361,8 @@ def _cmd_train(args) -> int:
 
     if not from_environment().leader:  # under torchrun, rank 0 writes and prints
         return _train_follower(cfg, args)
+    if cfg.data.is_real and not _prepare_for_training(cfg.data, args.quiet):
+        return EXIT_INTERRUPTED
     if args.out:
         run_dir = Path(args.out)
         if (run_dir / "config.json").exists() and not args.resume:
@@ -340,6 +411,25 @@ def _cmd_train(args) -> int:
     if failed:
         return 1
     return EXIT_INTERRUPTED if interrupted else 0
+
+
+def _prepare_for_training(data, quiet: bool) -> bool:
+    """Prepare real data (or find it prepared) with a progress line; False when cancelled."""
+    from ganstudio.engine.data.batches import prepare_data
+
+    line = _ProgressLine(sys.stderr)
+    try:
+        prepared = prepare_data(data, progress=None if quiet else line.images)
+    except KeyboardInterrupt:
+        line.close()
+        print("Cancelled while preparing the data; nothing was written.", file=sys.stderr)
+        return False
+    line.close()
+    if not quiet:
+        c, h, w = prepared.shape
+        print(f"Data: {len(prepared):,} images of {c}×{h}×{w}, {len(prepared.classes)} classes, "
+              f"prepared in {prepared.folder}", file=sys.stderr)
+    return True
 
 
 def _train_follower(cfg, args) -> int:
@@ -575,6 +665,47 @@ def _class_index(klass: str, classes: tuple[str, ...]) -> int:
 # --- info -----------------------------------------------------------------------------------
 
 
+def _cmd_convert(args) -> int:
+    from ganstudio.engine.atomic import check_writable
+    from ganstudio.engine.convert import convert
+    from ganstudio.engine.formats import load_generator
+
+    out = Path(args.out)
+    if out.suffix.lower() != ".safetensors":
+        raise UsageError(f"ganstudio convert: {args.out} must be a .safetensors file")
+    if out.is_file() and not out.is_symlink() and not args.force:
+        raise UsageError(f"ganstudio convert: {args.out} exists; choose another name, or add "
+                         "--force to replace it")
+    check_writable(out, replace=args.force)
+    generator = load_generator(args.source)
+    path = convert(generator, out, half=args.half, replace=args.force)
+    print(path)
+    return 0
+
+
+def _cmd_networks(args) -> int:
+    from ganstudio.engine.networks_catalogue import download_network, downloaded_path, networks
+
+    if args.networks_command == "list":
+        for entry in networks().values():
+            here = downloaded_path(entry.name)
+            print(f"{entry.name:30} {entry.title}, {_megabytes(entry.download_bytes)}"
+                  f"{'  [downloaded: ' + str(here) + ']' if here else ''}")
+            print(f"{'':30} licence: {entry.licence}")
+        return 0
+    line = _ProgressLine(sys.stderr)
+    try:
+        path = download_network(args.name, progress=line.bytes)
+    except KeyboardInterrupt:
+        line.close()
+        print("Cancelled; run the same command to resume the download.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        line.close()
+    print(path)
+    return 0
+
+
 def describe_path(path: Path) -> dict:
     """What ``ganstudio info`` reports: the config, the step and parameter counts."""
     from ganstudio.engine.checkpoint import (
@@ -590,7 +721,7 @@ def describe_path(path: Path) -> dict:
     if not os.path.lexists(path):
         raise UsageError(f"ganstudio info: {path} does not exist")
     out: dict = {"path": str(path)}
-    if path.is_dir() and (path / "config.json").exists():
+    if path.is_dir() and (path / "config.json").exists() and find_format(path) is native_format:
         run = RunFolder(path)
         meta = run.meta()
         steps = [r["step"] for r in run.metrics() if r["type"] == "step"]
@@ -622,7 +753,10 @@ def describe_path(path: Path) -> dict:
         out["config"] = info.meta.get("config")
         return out
     generator = fmt.load(path)
-    out.update(kind="checkpoint", source=generator.source, z_dim=generator.z_dim,
+    out.update(kind="checkpoint", source=generator.source, family=generator.meta.get("family"),
+               z_dim=generator.z_dim, latent_space=generator.latent_space,
+               latent_dim=generator.latent_dim, num_ws=generator.num_ws,
+               classes=len(generator.classes), dataset=generator.dataset,
                shape=list(generator.shape), params_g=sum(
                    p.numel() for p in generator.module.parameters()), params_d=None)
     return out
@@ -641,13 +775,24 @@ def _cmd_info(args) -> int:
                      f"{info['latest_checkpoint'] or 'none yet'}")
     else:
         what = info.get("family") or info.get("source")
-        lines.append(f"  checkpoint ({what}) at step {info.get('step', '?')}"
+        when = f" at step {info['step']}" if "step" in info else ""
+        lines.append(f"  checkpoint ({what}){when}"
                      + (f", trained on {info['dataset']}" if info.get("dataset") else ""))
+        if info.get("latent_space") == "w":
+            lines.append(f"  latents: z {info['z_dim']} → w {info['latent_dim']} × "
+                         f"{info['num_ws']} style inputs")
+        if info.get("shape"):
+            c, h, w = (info["shape"] + [0, 0])[:3]
+            lines.append(f"  samples: {w}×{h} {'RGB' if c == 3 else 'grey'}"
+                         + (f", {info['classes']} classes" if info.get("classes") else ""))
     params_d = info.get("params_d")
     lines.append(f"  parameters: G {_count(info.get('params_g'))}, D {_count(params_d)}")
     if info.get("config"):
         cfg = info["config"]
-        lines.append(f"  data: {cfg['data']['name']}, model: {cfg['model']['family']}"
+        data = cfg["data"]
+        where = (f" ({data['source']}, {data['resolution']} px, {data['crop']} crop"
+                 f"{', flips' if data['flip'] else ''})") if data.get("source") else ""
+        lines.append(f"  data: {data['name']}{where}, model: {cfg['model']['family']}"
                      f"{' (conditional)' if cfg['model']['conditional'] else ''}, "
                      f"loss: {cfg['loss']['name']}, optimiser: {cfg['optim']['name']} "
                      f"(lr G {cfg['optim']['lr_g']:g}, D {cfg['optim']['lr_d']:g}, "

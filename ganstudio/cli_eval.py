@@ -44,7 +44,8 @@ def add_parsers(sub, parser_class) -> None:
                                          required=True)
     actions.add_parser("list", help="the bundled classifiers and their held-out accuracy")
     train = actions.add_parser("train", help="train a dataset's classifier and write its file")
-    train.add_argument("dataset", help="a labelled image dataset (e.g. digits, shapes)")
+    train.add_argument("dataset", help="a labelled image dataset: built in (digits, shapes), "
+                       "or real (a catalogue name such as fashion-mnist, or a path)")
     train.add_argument("--out", metavar="DIR",
                        help="folder for DATASET.safetensors (default: the bundled folder)")
 
@@ -153,10 +154,12 @@ def _load_array(path: Path, option: str):
 def _eval_generator(args, metrics, stages) -> dict:
     from ganstudio.engine.data import get_info
     from ganstudio.engine.errors import ConfigError
+    from ganstudio.engine.explore import real_data_of
     from ganstudio.engine.formats import load_generator
     from ganstudio.engine.metrics.evaluation import (
         check_image_generator,
         compute_metrics,
+        real_data_images,
         real_images,
         sample_generator,
     )
@@ -174,12 +177,16 @@ def _eval_generator(args, metrics, stages) -> dict:
     if dataset is None:
         raise ConfigError(f"{Path(args.source).name} does not say what data it was trained "
                           "on: name the real images with --data")
-    info = get_info(dataset)
-    if tuple(info.shape) != tuple(generator.shape):
+    real_data = None if args.data else real_data_of(generator)
+    info = get_info(dataset) if real_data is None else None
+    if info is not None and tuple(info.shape) != tuple(generator.shape):
         raise ConfigError(f"{dataset} images are {_shape(info.shape)} but the generator "
                           f"draws {_shape(generator.shape)}")
     extractor = feature_extractor(space, dataset)
-    real = real_images(dataset, args.n)
+    if real_data is None:
+        real = real_images(dataset, args.n)
+    else:  # the generator's own prepared set
+        _, real = real_data_images(real_data, args.n)
     stats = real_stats_of_images(real, extractor, dataset, progress=stages)
     fake_images = sample_generator(generator, args.n, args.seed, stages.part("sampling"))
     fake = extractor.extract(fake_images, stages.part("generated features"))
@@ -232,8 +239,8 @@ def cmd_classifiers(args) -> int:
         return 0
     recipe = recipe_for(args.dataset)
     trained = train_classifier(recipe, progress=lambda line: print(line, file=sys.stderr))
-    out = Path(args.out) / f"{args.dataset}.safetensors" if args.out else \
-        shipped_classifier_path(args.dataset)
+    out = Path(args.out) / f"{recipe.dataset}.safetensors" if args.out else \
+        shipped_classifier_path(recipe.dataset)
     save_classifier(out, trained)
     print(f"{out}: {100 * trained.meta['accuracy']:.2f}% right on "
           f"{trained.meta['n_test']:,} held-out images")

@@ -1,4 +1,4 @@
-"""Helpers shared by the app tests: a window with its own settings, tiny configs."""
+"""Helpers shared by the app tests: tiny configs, widgets on screen, the error box shown."""
 
 from __future__ import annotations
 
@@ -23,3 +23,23 @@ def tiny_image_config(steps: int = 4) -> RunConfig:
     cfg.train.sample_every, cfg.train.checkpoint_every = 2, 0
     cfg.train.device = "cpu"
     return cfg
+
+
+def shown(qtbot, widget, width: int = 800, height: int = 600):
+    """``widget`` at this size, shown offscreen and closed after the test."""
+    qtbot.addWidget(widget)
+    widget.resize(width, height)
+    widget.show()
+    qtbot.waitExposed(widget)
+    return widget
+
+
+def visible_error_box():
+    """The error box (views.dialogs.show_error) on screen now, or None."""
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    for widget in QApplication.topLevelWidgets():
+        if isinstance(widget, QMessageBox) and widget.objectName() == "errorDialog" \
+                and widget.isVisible():
+            return widget
+    return None

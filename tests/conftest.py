@@ -53,16 +53,18 @@ def window(qtbot, app_settings, monkeypatch):
     which would ask the user whether to stop a run still training.
     """
     from ganstudio.app import theme
+    from ganstudio.app.controllers.training_controller import TrainingController
     from ganstudio.app.main_window import MainWindow
 
     theme.configure_pyqtgraph()
     win = MainWindow(app_settings)
     win.show()
     yield win
-    monkeypatch.setattr(MainWindow, "_confirm_stop", lambda self, text: True)
-    if win.session is not None and win.session.is_active():
-        win.session.stop()
-        assert win.session.wait(30_000), "the training thread did not end"
+    monkeypatch.setattr(TrainingController, "_confirm_stop", lambda self, text: True)
+    session = win.training_controller.session
+    if session is not None and session.is_active():
+        session.stop()
+        assert session.wait(30_000), "the training thread did not end"
     win.close()
     win.deleteLater()
     qtbot.wait(1)  # let the deferred delete run inside the test's Qt session

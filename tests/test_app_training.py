@@ -7,11 +7,10 @@ import json
 
 import numpy as np
 import pytest
-from app_support import tiny_image_config, tiny_points_config
+from app_support import tiny_image_config, tiny_points_config, visible_error_box
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QMessageBox
 
-from ganstudio.app.main_window import MainWindow
+from ganstudio.app.controllers.training_controller import TrainingController
 from ganstudio.engine.trainer import Trainer
 
 LONG = 100_000  # steps: a run that only ends when stopped
@@ -21,8 +20,8 @@ def _start(window, qtbot, config):
     window.setup.set_config(config)
     assert window.setup.start_button.isEnabled()
     qtbot.mouseClick(window.setup.start_button, Qt.MouseButton.LeftButton)
-    assert window.session is not None
-    return window.session
+    assert window.training_controller.session is not None
+    return window.training_controller.session
 
 
 def _wait_steps(qtbot, state, n, timeout=60_000):
@@ -62,7 +61,7 @@ def test_a_started_run_freezes_its_long_lived_objects(window, qtbot):
     # The dataset, networks and modules loaded so far are out of the collector's reach, so
     # a full collection during training no longer walks them (it took ~200 ms).
     assert gc.get_freeze_count() > 10_000
-    window.session.stop()
+    window.training_controller.session.stop()
     with qtbot.waitSignal(session.state.done, timeout=60_000):
         pass
 
@@ -77,7 +76,7 @@ def test_image_run_updates_the_sample_grid(window, qtbot):
     assert grid_view.current_step() == 4
     image = grid_view.canvas.image()
     assert image is not None and image.shape == (8 * 30 + 2, 8 * 30 + 2, 1)
-    assert window.act_export.isEnabled()
+    assert window.training_controller.act_export.isEnabled()
 
 
 def test_pause_step_resume_and_stop_from_the_toolbar(window, qtbot):
@@ -86,23 +85,25 @@ def test_pause_step_resume_and_stop_from_the_toolbar(window, qtbot):
     _wait_steps(qtbot, state, 3)
     with qtbot.waitSignal(state.status_changed, check_params_cb=lambda s: s == "paused",
                           timeout=30_000):
-        window.act_pause.trigger()
-    assert window.act_pause.isChecked() and window.act_pause.text() == "&Resume"
+        window.training_controller.act_pause.trigger()
+    pause = window.training_controller.act_pause
+    assert pause.isChecked() and pause.text() == "&Resume"
     paused_at = state.step
     with qtbot.waitSignal(state.steps_added, timeout=30_000):
-        window.act_step.trigger()
+        window.training_controller.act_step.trigger()
     assert state.step == paused_at + 1
     assert state.status == "paused"
     with qtbot.waitSignal(state.status_changed, check_params_cb=lambda s: s == "running",
                           timeout=30_000):
-        window.act_pause.trigger()
+        window.training_controller.act_pause.trigger()
     _wait_steps(qtbot, state, paused_at + 5)
     with qtbot.waitSignal(state.done, timeout=30_000) as done:
-        window.act_stop.trigger()
+        window.training_controller.act_stop.trigger()
     assert done.args[0].reason == "stopped"
     assert state.last_checkpoint is not None and state.last_checkpoint.final
     qtbot.waitUntil(lambda: not session.is_active(), timeout=10_000)
-    assert not window.act_pause.isEnabled() and window.act_start.isEnabled()
+    runs = window.training_controller
+    assert not runs.act_pause.isEnabled() and runs.act_start.isEnabled()
 
 
 def test_a_step_right_after_pausing_reaches_the_window(window, qtbot):
@@ -115,8 +116,8 @@ def test_a_step_right_after_pausing_reaches_the_window(window, qtbot):
     _wait_steps(qtbot, state, 3)
     paused_at = []  # the step when "paused" is applied; the next batch may follow at once
     state.status_changed.connect(lambda s: paused_at.append(state.step) if s == "paused" else None)
-    window.act_pause.trigger()
-    window.act_step.trigger()  # both commands reach the trainer together
+    window.training_controller.act_pause.trigger()
+    window.training_controller.act_step.trigger()  # both commands reach the trainer together
     qtbot.waitUntil(lambda: bool(paused_at) and state.step == paused_at[0] + 1, timeout=10_000)
     assert state.status == "paused"
 
@@ -134,14 +135,14 @@ def test_live_learning_rate_change_reaches_the_trainer(window, qtbot):
     session = _start(window, qtbot, tiny_points_config(steps=LONG))
     state = session.state
     _wait_steps(qtbot, state, 2)
-    window.live_lr_g.setText("5e-4")
-    window.live_lr_d.setText("3e-3")
+    window.training_controller.live_lr_g.setText("5e-4")
+    window.training_controller.live_lr_d.setText("3e-3")
     with qtbot.waitSignal(state.hyper_changed, timeout=30_000) as changed:
-        window.live_lr_g.editingFinished.emit()
+        window.training_controller.live_lr_g.editingFinished.emit()
     hyper = changed.args[0]
     assert (hyper.lr_g, hyper.lr_d) == (5e-4, 3e-3)
     with qtbot.waitSignal(state.hyper_changed, timeout=30_000) as changed:
-        window.live_d_steps.setValue(2)
+        window.training_controller.live_d_steps.setValue(2)
     assert changed.args[0].d_steps == 2
     _wait_steps(qtbot, state, hyper.step + 3)
     steps = state.history.column("step")
@@ -149,7 +150,7 @@ def test_live_learning_rate_change_reaches_the_trainer(window, qtbot):
     assert lr_g[steps == hyper.step + 1][0] == pytest.approx(5e-4)
     assert lr_g[steps == hyper.step][0] == pytest.approx(1e-3)
     assert any("applied from step" in m for m in window.notifications.messages())
-    window.act_stop.trigger()
+    window.training_controller.act_stop.trigger()
     qtbot.waitUntil(lambda: not session.is_active(), timeout=30_000)
     records = [json.loads(line) for line in
                (session.run_dir / "metrics.jsonl").read_text().splitlines()]
@@ -160,10 +161,13 @@ def test_live_learning_rate_change_reaches_the_trainer(window, qtbot):
 def test_a_bad_live_learning_rate_is_refused_in_place(window, qtbot):
     session = _start(window, qtbot, tiny_points_config(steps=LONG))
     _wait_steps(qtbot, session.state, 2)
-    window.live_lr_g.setText("fast")
-    window.live_lr_g.editingFinished.emit()
+    window.training_controller.live_lr_g.setText("fast")
+    window.training_controller.live_lr_g.editingFinished.emit()
     assert "not a number" in window.statusBar().currentMessage()
-    assert "border" in window.live_lr_g.styleSheet()
+    assert "border" in window.training_controller.live_lr_g.styleSheet()
+    window.training_controller.live_lr_g.setText("5")  # a number, but one the trainer refuses
+    window.training_controller.live_lr_g.editingFinished.emit()
+    assert "at most 1" in window.statusBar().currentMessage()  # the trainer's own check
     assert session.is_active()
 
 
@@ -171,7 +175,7 @@ def test_closing_during_training_stops_saves_and_ends_the_thread(window, qtbot, 
     session = _start(window, qtbot, tiny_points_config(steps=LONG))
     _wait_steps(qtbot, session.state, 3)
     asked = []
-    monkeypatch.setattr(MainWindow, "_confirm_stop",
+    monkeypatch.setattr(TrainingController, "_confirm_stop",
                         lambda self, text: asked.append(text) or True)
     assert window.close()
     assert asked and "Stop it, save a final checkpoint" in asked[0]
@@ -186,7 +190,7 @@ def test_closing_during_training_stops_saves_and_ends_the_thread(window, qtbot, 
 def test_cancelling_the_close_keeps_training(window, qtbot, monkeypatch):
     session = _start(window, qtbot, tiny_points_config(steps=LONG))
     _wait_steps(qtbot, session.state, 2)
-    monkeypatch.setattr(MainWindow, "_confirm_stop", lambda self, text: False)
+    monkeypatch.setattr(TrainingController, "_confirm_stop", lambda self, text: False)
     assert not window.close()
     assert window.isVisible() and session.is_active()
     before = len(session.state.history)
@@ -207,8 +211,8 @@ def test_a_worker_error_shows_a_dialog_and_the_app_stays_usable(window, qtbot, m
         pass
     message, details = failed.args
     assert "device-side assert" in message and "Traceback" in details
-    qtbot.waitUntil(lambda: _error_box() is not None, timeout=5_000)
-    box = _error_box()
+    qtbot.waitUntil(lambda: visible_error_box() is not None, timeout=5_000)
+    box = visible_error_box()
     assert "Training failed" in box.windowTitle()
     assert "device-side assert" in box.text() and str(session.run_dir) in box.text()
     assert "RuntimeError" in box.detailedText()
@@ -224,13 +228,6 @@ def test_a_worker_error_shows_a_dialog_and_the_app_stays_usable(window, qtbot, m
     with qtbot.waitSignal(second.state.done, timeout=60_000):
         pass
 
-
-def _error_box():
-    for widget in QApplication.topLevelWidgets():
-        if isinstance(widget, QMessageBox) and widget.objectName() == "errorDialog" \
-                and widget.isVisible():
-            return widget
-    return None
 
 
 def test_nan_alert_appears_in_notifications_and_status_bar(window, qtbot, monkeypatch):
@@ -253,14 +250,14 @@ def test_nan_alert_appears_in_notifications_and_status_bar(window, qtbot, monkey
     assert "NaN" in window.notifications.messages()[0]
     assert window.notifications_dock.windowTitle() == "Notifications (1)"
     qtbot.waitUntil(lambda: session.state.status == "paused", timeout=30_000)
-    assert window.act_pause.isChecked()
+    assert window.training_controller.act_pause.isChecked()
 
 
 def test_invalid_setup_blocks_start_with_inline_reasons(window, qtbot):
     window.setup.set_config(tiny_points_config())
     window.setup.lr_g.setText("-1")
     assert not window.setup.start_button.isEnabled()
-    assert not window.act_start.isEnabled()
+    assert not window.training_controller.act_start.isEnabled()
     row = window.setup._rows["optim.lr_g"]
     assert row.error.isVisible() and "above 0" in row.error.text()
     window.setup.lr_g.setText("2e-4")

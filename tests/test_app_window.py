@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from app_support import tiny_points_config
+from app_support import tiny_points_config, visible_error_box
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QMessageBox
@@ -35,29 +35,32 @@ def test_welcome_page_is_shown_with_its_actions(window):
                          [("digits", "digits", "dcgan"), ("ring", "ring8", "toy")])
 def test_welcome_cards_start_training_in_one_click(window, qtbot, card, dataset, family):
     qtbot.mouseClick(window.welcome.cards[card], Qt.MouseButton.LeftButton)
-    session = window.session
+    session = window.training_controller.session
     assert session is not None and session.config.data.name == dataset
     assert session.config.model.family == family
     assert window.pages.currentWidget() is window.training
     qtbot.waitUntil(lambda: session.state.status == "running", timeout=60_000)
-    window.act_stop.trigger()
+    window.training_controller.act_stop.trigger()
     qtbot.waitUntil(lambda: not session.is_active(), timeout=60_000)
 
 
 def test_welcome_open_run_folder_and_recent_list(window, qtbot, monkeypatch, finished_run):
     monkeypatch.setattr(QFileDialog, "getExistingDirectory",
                         staticmethod(lambda *a, **k: str(finished_run)))
-    qtbot.mouseClick(window.welcome.open_run_button, Qt.MouseButton.LeftButton)
+    runs = window.training_controller
+    with qtbot.waitSignal(runs.run_opened, timeout=30_000):
+        qtbot.mouseClick(window.welcome.open_run_button, Qt.MouseButton.LeftButton)
     state = window.training.state
-    assert window.watcher is not None and not window.watcher.live
+    assert runs.watcher is not None and not runs.watcher.live
     assert state.status == "finished" and len(state.history) == 12
     assert window.training.points.count() == 4  # steps 0, 5, 10 and the final 12
     window.show_welcome()
     recent = window.welcome.recent_runs
     assert recent.item(0).data(Qt.ItemDataRole.UserRole) == str(finished_run.resolve())
-    window.close_run()
+    runs.close_run()
     assert window.pages.currentIndex() == 0  # the welcome page
-    window.welcome.open_recent.emit("runs", str(finished_run.resolve()))
+    with qtbot.waitSignal(runs.run_opened, timeout=30_000):
+        window.welcome.open_recent.emit("runs", str(finished_run.resolve()))
     assert window.training.state is not state and len(window.training.state.history) == 12
 
 
@@ -71,7 +74,7 @@ def test_welcome_open_checkpoint_action_uses_a_file_dialog(window, qtbot, monkey
         return str(checkpoint), ""
 
     monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(fake_dialog))
-    with qtbot.waitSignal(window.explorer_opened, timeout=30_000):
+    with qtbot.waitSignal(window.explorer_controller.opened, timeout=30_000):
         qtbot.mouseClick(window.welcome.cards["checkpoint"], Qt.MouseButton.LeftButton)
     assert asked
     assert window.pages.currentWidget() is window.explorer_page
@@ -80,16 +83,16 @@ def test_welcome_open_checkpoint_action_uses_a_file_dialog(window, qtbot, monkey
 
 def test_opening_something_else_explains_what_can_be_opened(window, qtbot, tmp_path):
     stray = tmp_path / "notes.txt"
-    stray.write_text("hello")
+    stray.write_text("My notes on this run: lower the learning rate next time.")
     window.open_path(stray)  # read off the UI thread: the loader tells files apart by content
-    qtbot.waitUntil(lambda: _visible_error() is not None, timeout=10_000)
-    box = _visible_error()
+    qtbot.waitUntil(lambda: visible_error_box() is not None, timeout=10_000)
+    box = visible_error_box()
     assert "notes.txt is not a generator file GAN Studio can open: it is text" in box.text()
     assert "GAN Studio checkpoints (.safetensors)" in box.text()
     box.close()
     assert not window.open_path(tmp_path / "missing.safetensors")
-    box = _visible_error()
-    assert box is not None and "neither a GAN Studio run folder nor a checkpoint" in box.text()
+    box = visible_error_box()
+    assert box is not None and "neither a GAN Studio run folder nor a generator" in box.text()
     box.close()
 
 
@@ -107,9 +110,10 @@ def test_a_run_folder_being_written_by_another_process_is_followed_live(window, 
         metrics = run_dir / "metrics.jsonl"
         qtbot.waitUntil(lambda: metrics.exists() and b'"step"' in metrics.read_bytes(),
                         timeout=120_000)
-        assert window.open_path(run_dir)
+        with qtbot.waitSignal(window.training_controller.run_opened, timeout=30_000):
+            assert window.open_path(run_dir)
         state = window.training.state
-        assert window.watcher.live
+        assert window.training_controller.watcher.live
         seen = len(state.history)
         qtbot.waitUntil(lambda: len(state.history) > seen + 20, timeout=60_000)
         qtbot.waitUntil(lambda: window.training.points.count() >= 2, timeout=60_000)
@@ -118,7 +122,7 @@ def test_a_run_folder_being_written_by_another_process_is_followed_live(window, 
         with qtbot.waitSignal(state.done, timeout=60_000) as done:
             pass
         assert done.args[0].reason == "stopped"
-        qtbot.waitUntil(lambda: not window.watcher.live, timeout=10_000)
+        qtbot.waitUntil(lambda: not window.training_controller.watcher.live, timeout=10_000)
         steps = state.history.column("step")
         assert steps[-1] == done.args[0].step and (steps[1:] > steps[:-1]).all()
     finally:
@@ -133,7 +137,7 @@ def test_dropping_a_run_folder_opens_it(window, qtbot, finished_run):
                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
     window.dropEvent(event)
     assert event.isAccepted()
-    qtbot.waitUntil(lambda: window.watcher is not None, timeout=5_000)
+    qtbot.waitUntil(lambda: window.training_controller.watcher is not None, timeout=30_000)
     assert window.training.state.status == "finished"
 
 
@@ -161,7 +165,8 @@ def test_settings_are_remembered_between_sessions(qtbot, app_settings, tmp_path,
     first.resize(1000, 720)
     qtbot.waitUntil(lambda: first.size().height() == 720)
     first.notifications_dock.hide()
-    first.open_path(finished_run)
+    with qtbot.waitSignal(first.training_controller.run_opened, timeout=30_000):
+        first.open_path(finished_run)
     cfg = tiny_points_config()
     cfg.optim.lr_g = 0.0042
     first.setup.set_config(cfg)
@@ -185,11 +190,11 @@ def test_runs_folder_can_be_changed(window, monkeypatch, tmp_path, qtbot):
     target.mkdir()
     monkeypatch.setattr(QFileDialog, "getExistingDirectory",
                         staticmethod(lambda *a, **k: str(target)))
-    window.act_runs_dir.trigger()
+    window.training_controller.act_runs_dir.trigger()
     assert window.settings.runs_dir() == target
-    session_ok = window.start_training(tiny_points_config(steps=3))
-    assert session_ok and window.session.run_dir.parent == target
-    qtbot.waitUntil(lambda: not window.session.is_active(), timeout=60_000)
+    session_ok = window.training_controller.start_training(tiny_points_config(steps=3))
+    assert session_ok and window.training_controller.session.run_dir.parent == target
+    qtbot.waitUntil(lambda: not window.training_controller.session.is_active(), timeout=60_000)
 
 
 def test_keyboard_shortcuts_dialog_lists_the_actions(window, qtbot):
@@ -217,10 +222,10 @@ def test_about_names_the_versions_and_device(window, monkeypatch):
 
 
 def test_menus_use_standard_shortcuts(window):
-    assert window.act_open_checkpoint.shortcut().toString() == "Ctrl+O"
+    assert window.explorer_controller.act_open_checkpoint.shortcut().toString() == "Ctrl+O"
     assert window.act_quit.shortcut().toString() == "Ctrl+Q"
     assert window.act_new.shortcut().toString() == "Ctrl+N"
-    assert window.act_save.shortcut().toString() == "Ctrl+S"
+    assert window.training_controller.act_save.shortcut().toString() == "Ctrl+S"
     menus = [a.text() for a in window.menuBar().actions()]
     assert menus == ["&File", "&Training", "&Explore", "&View", "&Help"]
 
@@ -231,9 +236,19 @@ def test_new_training_shows_the_setup_panel(window, qtbot):
     assert window.setup_dock.isVisible()
 
 
-def _visible_error():
-    for widget in QApplication.topLevelWidgets():
-        if isinstance(widget, QMessageBox) and widget.objectName() == "errorDialog" \
-                and widget.isVisible():
-            return widget
-    return None
+
+@pytest.mark.parametrize("explore", [False, True])
+def test_the_command_line_opens_a_run_or_explores_it(qtbot, app_settings, finished_run,
+                                                     explore):
+    from ganstudio.app.main import show_window
+
+    window = show_window(app_settings, open_path=finished_run, explore=explore)
+    qtbot.addWidget(window)
+    if explore:  # ganstudio explore RUN_DIR: the explorer, following the run
+        with qtbot.waitSignal(window.explorer_controller.opened, timeout=60_000) as opened:
+            pass
+        assert opened.args[0].following and window.pages.currentWidget() is window.explorer_page
+    else:  # ganstudio RUN_DIR
+        with qtbot.waitSignal(window.training_controller.run_opened, timeout=60_000):
+            pass
+        assert window.pages.currentWidget() is window.training

@@ -111,10 +111,11 @@ def test_digit_strokes_are_centred_by_their_centre_of_mass(digits):
     assert abs(centre_col.mean() - 13.5) < 0.3
 
 
-def test_digits_are_deterministic_per_seed():
-    first, first_labels = build_digits(300, seed=7)
-    again, again_labels = build_digits(300, seed=7)
-    other, _ = build_digits(300, seed=8)
+@pytest.mark.parametrize("build", [build_digits, build_shapes], ids=["digits", "shapes"])
+def test_builders_are_deterministic_per_seed(build):
+    first, first_labels = build(300, seed=7)
+    again, again_labels = build(300, seed=7)
+    other, _ = build(300, seed=8)
     assert torch.equal(first, again)
     assert torch.equal(first_labels, again_labels)
     assert not torch.equal(first, other)
@@ -165,15 +166,6 @@ def test_shapes_use_the_colour_range_and_stand_out(shapes):
     # Each image's brightness spans at least most of the guaranteed shape/background contrast.
     luma = torch.einsum("bchw,c->bhw", images.float() / 255, LUMA).flatten(1)
     assert (luma.amax(dim=1) - luma.amin(dim=1)).min() > 0.2
-
-
-def test_shapes_are_deterministic_per_seed():
-    first, first_labels = build_shapes(300, seed=7)
-    again, again_labels = build_shapes(300, seed=7)
-    other, _ = build_shapes(300, seed=8)
-    assert torch.equal(first, again)
-    assert torch.equal(first_labels, again_labels)
-    assert not torch.equal(first, other)
 
 
 def test_no_two_shape_images_are_alike(shapes):

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 import torch
-from app_support import tiny_image_config, tiny_points_config
+from app_support import tiny_image_config, tiny_points_config, visible_error_box
 from PIL import Image
 from PySide6.QtCore import Qt
 
@@ -18,6 +18,7 @@ from ganstudio.app.render_worker import RenderWorker
 from ganstudio.engine import explore
 from ganstudio.engine.errors import GanStudioError
 from ganstudio.engine.trainer import Trainer
+from ganstudio.engine.view2d import to_pixels
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +42,8 @@ def quick_pca(monkeypatch):
 
 
 def _open(window, qtbot, path, live=False):
-    with qtbot.waitSignal(window.explorer_opened, timeout=30_000) as opened:
-        window.open_checkpoint(path, live=live)
+    with qtbot.waitSignal(window.explorer_controller.opened, timeout=30_000) as opened:
+        window.explorer_controller.open_checkpoint(path, live=live)
     session = opened.args[0]
     qtbot.waitUntil(lambda: window.explorer_page.grid.image() is not None, timeout=30_000)
     return session
@@ -90,7 +91,7 @@ def test_seed_shuffle_and_grid_size(window, qtbot, runs):
         page.grid_size.setCurrentIndex(page.grid_size.findData(36))
     assert ready.args[0]["n"] == 36 and ready.args[0]["nrow"] == 6
     with qtbot.waitSignal(session.grid_ready, timeout=10_000):
-        window.act_shuffle.trigger()
+        window.explorer_controller.act_shuffle.trigger()
     assert page.seed.value() == session.seed
 
 
@@ -117,10 +118,10 @@ def test_interpolation_strip_player_and_method(window, qtbot, runs):
     session = _open(window, qtbot, _checkpoint(runs["digits"]))
     page = window.explorer_page
     session.select(1)
-    window.act_add_keyframe.trigger()
+    window.explorer_controller.act_add_keyframe.trigger()
     session.select(2)
     with qtbot.waitSignal(session.strip_ready, timeout=10_000) as ready:
-        window.act_add_keyframe.trigger()
+        window.explorer_controller.act_add_keyframe.trigger()
     assert page.keyframes.count() == 2
     assert len(ready.args[0]["frames"]) == 16
     assert page.strip.image().shape == (30 + 2, 16 * 30 + 2, 1)
@@ -270,9 +271,9 @@ def test_export_from_the_menu_runs_with_a_progress_dialog(window, qtbot, runs, t
     target = tmp_path / "grid.png"
     monkeypatch.setattr(QFileDialog, "getSaveFileName",
                         staticmethod(lambda *a, **k: (str(target), "")))
-    with qtbot.waitSignal(window.exported, timeout=30_000) as exported:
-        window.act_export_grid.trigger()
-        assert window.export_dialog is not None
+    with qtbot.waitSignal(window.explorer_controller.exported, timeout=30_000) as exported:
+        window.explorer_controller.act_export_grid.trigger()
+        assert window.explorer_controller.export_dialog is not None
     assert exported.args[0] == str(target) and target.is_file()
 
 
@@ -334,10 +335,8 @@ def test_two_d_generator_explorer_selects_the_nearest_point(window, qtbot, runs)
     page = window.explorer_page
     assert session.points and page.grid.image().shape == (420, 420, 3)
     outputs = session.generator.render(session._truncated(session.latents)).numpy()
-    x0, x1, y0, y1 = session._backdrop.extent
     target = 5
-    px = (outputs[target, 0] - x0) / (x1 - x0) * 419
-    py = (y1 - outputs[target, 1]) / (y1 - y0) * 419
+    px, py = to_pixels(outputs[target], session._backdrop.extent, 420)[0]
     with qtbot.waitSignal(session.selection_changed, timeout=10_000) as changed:
         page._on_image_clicked(px, py)
     nearest = int(np.argmin((outputs[:, 0] - outputs[target, 0]) ** 2
@@ -362,25 +361,22 @@ def test_explorer_follows_a_live_run(window, qtbot, runs, tmp_path):
 
 
 def test_explore_button_on_the_training_page(window, qtbot, runs):
-    window.open_path(runs["points"])
-    with qtbot.waitSignal(window.explorer_opened, timeout=30_000) as opened:
+    with qtbot.waitSignal(window.training_controller.run_opened, timeout=30_000):
+        window.open_path(runs["points"])
+    with qtbot.waitSignal(window.explorer_controller.opened, timeout=30_000) as opened:
         qtbot.mouseClick(window.training.explore_button, Qt.MouseButton.LeftButton)
     assert opened.args[0].following
 
 
 def test_a_file_that_cannot_be_loaded_says_why_and_lists_formats(window, qtbot, tmp_path):
-    from PySide6.QtWidgets import QApplication, QMessageBox
-
     bad = tmp_path / "broken.safetensors"
     bad.write_bytes(b"\x00" * 40)
-    window.open_checkpoint(bad)
-    qtbot.waitUntil(lambda: any(isinstance(w, QMessageBox) and w.isVisible()
-                                for w in QApplication.topLevelWidgets()), timeout=10_000)
-    box = next(w for w in QApplication.topLevelWidgets()
-               if isinstance(w, QMessageBox) and w.isVisible())
+    window.explorer_controller.open_checkpoint(bad)
+    qtbot.waitUntil(lambda: visible_error_box() is not None, timeout=10_000)
+    box = visible_error_box()
     assert "broken.safetensors" in box.text() and "torch.export" in box.text()
     box.close()
-    assert window.explorer is None
+    assert window.explorer_controller.session is None
 
 
 def test_render_worker_delivers_previews_and_stops_a_superseded_job(qtbot):

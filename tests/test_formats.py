@@ -181,7 +181,8 @@ def test_truncated_files_get_a_clear_error(tmp_path, suffix):
 @pytest.mark.parametrize(("name", "content", "message"), [
     ("photo.png", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", "is a PNG image"),
     ("weights.pth", None, "not a generator laid out like the PyTorch DCGAN example"),
-    ("notes.pt2", b"hello", "not a generator file GAN Studio can open: it is text"),
+    ("notes.pt2", b"hello, these are notes, not weights",
+     "not a generator file GAN Studio can open: it is text"),
 ])
 def test_files_of_the_wrong_kind_list_what_is_supported(tmp_path, name, content, message):
     path = tmp_path / name

@@ -1,16 +1,21 @@
 """The corpus of hostile and broken files, built here, and what GAN Studio does with each.
 
-Every file goes through ``ganstudio info``, ``ganstudio sample`` (in-process; a few also in a
+Generator files go through ``ganstudio info``, ``ganstudio sample`` (in-process; a few also in a
 real subprocess under a 3 GB address-space limit) and the window's open path, offscreen. Each
 is refused with one line that names the file and exit code 2: no traceback, no hang, no
 memory blow-up, and no code from the file run. Payloads open a marker file, or call
-``os.system`` to make one; the tests check that it does not exist.
+``os.system`` to make one; the tests check that it does not exist. Then: configs, training
+states and run folders; NVIDIA StyleGAN pickles (embedded source, calls through ``__reduce__``,
+object arrays, code-running storage blobs, unknown globals, TensorFlow-era layouts); and
+dataset files (image bombs, lying IDX headers, escaping archive members, CIFAR pickles that
+would run code).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gzip
 import io
 import json
 import os
@@ -19,20 +24,46 @@ import shlex
 import struct
 import subprocess
 import sys
+import tarfile
+import tracemalloc
+import warnings
 import zipfile
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from dataset_files import (
+    cifar_binary,
+    cifar_python_batch,
+    cifar_rows,
+    image_folder,
+    png_claiming,
+    tar_folder,
+    write_image,
+)
 from safetensors.torch import save as save_safetensors
+from stylegan_support import (
+    Call,
+    EasyDict,
+    Persistent,
+    dump_snapshot,
+    persistent_meta,
+    random_generator,
+    write_snapshot,
+)
 from torch import nn
 
 from ganstudio.cli import main
 from ganstudio.engine.config import ModelConfig, RunConfig
 from ganstudio.engine.data import DATASETS
-from ganstudio.engine.errors import CheckpointError, printable
+from ganstudio.engine.data.prepare import PrepareOptions, prepare
+from ganstudio.engine.data.sources import inspect_source, open_source
+from ganstudio.engine.errors import CheckpointError, DatasetError, printable
 from ganstudio.engine.formats import load_generator
+from ganstudio.engine.formats.stylegan_pickle import open_stylegan_pickle
 from ganstudio.engine.nets import build_generator
 
 MEMORY_LIMIT = 3 * 2**30
@@ -468,7 +499,7 @@ def test_the_window_says_what_is_wrong(case, tmp_path, exported, hostile_window,
     text = box.text()
     box.close()
     assert printable(path.name) in text
-    assert hostile_window.explorer is None and hostile_window.isVisible()
+    assert hostile_window.explorer_controller.session is None and hostile_window.isVisible()
     assert not marker.exists()
 
 
@@ -819,3 +850,434 @@ def test_the_sample_grid_shows_an_image_bomb_as_a_message(run_copy, qtbot):
     view.add_snapshot(6, path=bomb, nrow=4)
     assert view.canvas.image() is None
     assert "larger than 64,000,000 pixels" in view.canvas.message()
+
+
+# --- NVIDIA StyleGAN pickles ------------------------------------------------------------------
+
+
+TINY = ("stylegan2", {"z_dim": 4, "c_dim": 0, "w_dim": 4, "img_resolution": 4, "img_channels": 3,
+                      "mapping": {"num_layers": 1},
+                      "synthesis": {"channel_base": 16, "channel_max": 4}})
+
+
+def _refused_pkl(path, *fragments: str) -> str:
+    """Refused by the loader, and by ``ganstudio info`` in one line with exit code 2."""
+    with pytest.raises(CheckpointError) as caught:
+        open_stylegan_pickle(path)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert path.name in message
+    for fragment in fragments:
+        assert fragment in message
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(["info", str(path)])
+    assert code == 2 and len(err.getvalue().strip().splitlines()) == 1, err.getvalue()
+    assert "Traceback" not in err.getvalue()
+    return message
+
+
+def _pickled(tmp_path, obj, protocol=4, names=None, name="hostile.pkl"):
+    path = tmp_path / name
+    path.write_bytes(dump_snapshot(obj, protocol, names=names))
+    return path
+
+
+@pytest.fixture
+def marker(tmp_path):
+    path = tmp_path / "code-ran"
+    yield path
+    assert not path.exists(), "code from the file ran"
+
+
+def _evil_source(marker) -> str:
+    return (f"open({str(marker)!r}, 'w').write('ran')\n"
+            "import torch\nclass Generator(torch.nn.Module):\n    pass\n")
+
+
+def test_embedded_source_of_a_real_network_is_never_run(tmp_path, marker):
+    path = tmp_path / "g.pkl"
+    write_snapshot(path, random_generator(*TINY), "stylegan3", module_src=_evil_source(marker))
+    g, _ = open_stylegan_pickle(path)  # the network is fine; its source is simply not read
+    assert g(torch.zeros(1, 4)).shape == (1, 3, 4, 4)
+
+
+def test_embedded_source_of_an_unknown_class_is_refused_unrun(tmp_path, marker):
+    meta = persistent_meta("Backdoor", {"_init_kwargs": EasyDict()})
+    meta["module_src"] = _evil_source(marker)
+    path = _pickled(tmp_path, {"G_ema": Persistent(meta)})
+    _refused_pkl(path, "is a Backdoor, not a StyleGAN generator")
+
+
+@pytest.mark.parametrize("module, name", [("os", "system"), ("posix", "system"),
+                                          ("builtins", "eval"), ("subprocess", "Popen")])
+@pytest.mark.parametrize("protocol", [3, 4])
+def test_a_call_through_reduce_is_refused(tmp_path, marker, module, name, protocol):
+    command = f"touch {marker}" if name != "eval" else f"open({str(marker)!r}, 'w')"
+    path = _pickled(tmp_path, {"G_ema": Call(module, name, command)}, protocol)
+    _refused_pkl(path, f"the Python global {module}.{name}", "GAN Studio opens")
+
+
+def test_a_call_hidden_inside_a_network_is_refused(tmp_path, marker):
+    meta = persistent_meta("Generator", {"z_dim": Call("os", "system", f"touch {marker}")})
+    path = _pickled(tmp_path, {"G_ema": Persistent(meta)})
+    _refused_pkl(path, "os.system")
+
+
+def test_a_numpy_array_of_objects_is_refused(tmp_path, marker):
+    evil = np.array([1, Call("os", "system", f"touch {marker}")], dtype=object)
+    meta = persistent_meta("Generator", {"img_resolution": evil})
+    path = _pickled(tmp_path, {"G_ema": Persistent(meta)}, protocol=3)
+    _refused_pkl(path, "numpy array or scalar of Python objects (object dtype)")
+
+
+def test_a_storage_blob_that_is_a_code_running_pickle_is_refused(tmp_path, marker):
+    blob = dump_snapshot(Call("os", "system", f"touch {marker}"), 2)
+    storage = Call("torch.storage", "_load_from_bytes", blob)
+    tensor = Call("torch._utils", "_rebuild_tensor_v2", storage, 0, (4,), (1,), False,
+                  OrderedDict())
+    meta = persistent_meta("Generator", {"_buffers": {"w": tensor}})
+    path = _pickled(tmp_path, {"G_ema": Persistent(meta)})
+    _refused_pkl(path, "a tensor storage that names the Python global os.system")
+
+
+def test_an_unknown_global_is_refused_by_name(tmp_path):
+    path = _pickled(tmp_path, {"G_ema": Call("torch.nn.modules.linear", "Linear", 4, 4)})
+    _refused_pkl(path, "torch.nn.modules.linear.Linear")
+
+
+class TFNetwork:
+    """Laid out like dnnlib.tflib.network.Network, which pickles its state, not its class."""
+
+    def __getstate__(self):
+        return {"version": 4, "name": "G_synthesis", "static_kwargs": {"resolution": 1024},
+                "build_module_src": "import os\nos.system('echo ran')\n",
+                "build_func_name": "G_main",
+                "variables": [("dlatent_avg", np.zeros(512, dtype=np.float32))]}
+
+
+def test_a_tensorflow_era_pickle_is_refused_with_what_to_do(tmp_path):
+    names = {TFNetwork: ("dnnlib.tflib.network", "Network")}
+    path = _pickled(tmp_path, (TFNetwork(), TFNetwork(), TFNetwork()), protocol=3, names=names)
+    _refused_pkl(path, "TensorFlow-era StyleGAN network (dnnlib.tflib.network.Network)",
+                 "legacy.py")
+
+
+def _storage_reduce(values: torch.Tensor) -> bytes:
+    """What torch's own reducer pickles for a storage: a legacy torch.save stream of it."""
+    f = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # TypedStorage is deprecated; files hold it
+        torch.save(values.storage(), f, _use_new_zipfile_serialization=False)
+    return f.getvalue()
+
+
+def test_a_tensor_larger_than_its_storage_is_refused(tmp_path):
+    storage = Call("torch.storage", "_load_from_bytes", _storage_reduce(torch.ones(4)))
+    tensor = Call("torch._utils", "_rebuild_tensor_v2", storage, 0, (2**39,), (1,), False,
+                  OrderedDict())
+    meta = persistent_meta("Generator", {"_buffers": {"w": tensor}})
+    path = _pickled(tmp_path, {"G_ema": Persistent(meta)})
+    _refused_pkl(path, "a tensor of shape [549755813888] larger than its storage")
+
+
+def test_a_storage_that_claims_more_elements_than_it_holds_is_refused(tmp_path):
+    blob = bytearray(_storage_reduce(torch.ones(4)))
+    count_at = len(blob) - 4 * 4 - 8
+    assert struct.unpack("<q", blob[count_at:count_at + 8])[0] == 4
+    blob[count_at:count_at + 8] = struct.pack("<q", 10**12)
+    storage = Call("torch.storage", "_load_from_bytes", bytes(blob))
+    meta = persistent_meta("Generator", {"_buffers": {"w": Call(
+        "torch._utils", "_rebuild_tensor_v2", storage, 0, (4,), (1,), False, OrderedDict())}})
+    path = _pickled(tmp_path, {"G_ema": Persistent(meta)})
+    _refused_pkl(path, "tensor storage")
+
+
+@pytest.mark.parametrize("cut", [2, 100, 1000, -10])
+def test_a_truncated_file_is_refused(tmp_path, cut):
+    path = tmp_path / "g.pkl"
+    write_snapshot(path, random_generator(*TINY), "stylegan2-ada-pytorch")
+    data = path.read_bytes()
+    path.write_bytes(data[:cut])
+    _refused_pkl(path)
+
+
+def test_files_that_are_not_pickles_are_refused(tmp_path):
+    path = tmp_path / "g.pkl"
+    path.write_bytes(b"PK\x03\x04 a zip file")
+    _refused_pkl(path, "is not a Python pickle")
+    _refused_pkl(_pickled(tmp_path, [1, 2, 3], name="list.pkl"), "holds a list, not a snapshot")
+    _refused_pkl(_pickled(tmp_path, {"x": 1}, name="dict.pkl"), "holds no network")
+
+
+def test_a_network_whose_fields_are_rewritten_after_building_is_refused(tmp_path):
+    meta = persistent_meta("Generator", {"_init_kwargs": EasyDict()})
+    path = _pickled(tmp_path, {"G_ema": Persistent(meta, build={"children": 5})})
+    _refused_pkl(path, "fields were rewritten")
+
+
+@pytest.mark.parametrize("family, change, message", [
+    ("stylegan2", {"resample_filter": [1] * 1000}, "short list of numbers"),
+    ("stylegan3", {"filter_size": 64, "lrelu_upsampling": 8}, "more than 256 taps"),
+    ("stylegan3", {"first_cutoff": 1e300}, "do not fit the stylegan3 network"),
+    ("stylegan3", {"first_cutoff": -1.0}, "cannot build"),
+])
+def test_settings_that_would_build_something_absurd_are_refused(tmp_path, family, change,
+                                                                  message):
+    config = {**TINY[1], "synthesis": {"channel_base": 16, "channel_max": 4}}
+    g = random_generator(family, {**config, "img_resolution": 16} if family == "stylegan3"
+                         else config)
+    g.config = {**g.config, "synthesis": {**g.config["synthesis"], **change}}
+    path = tmp_path / "g.pkl"
+    write_snapshot(path, g, "stylegan3")
+    _refused_pkl(path, message)
+
+
+def test_shared_structures_stay_shared_and_shared_modules_are_refused(tmp_path):
+    # 60 levels of lists, each holding the level below twice: 2**60 leaves if copied naively
+    nested: list = [1.0]
+    for _ in range(60):
+        nested = [nested, nested]
+    meta = persistent_meta("Generator", {"z_dim": nested, "_init_kwargs": EasyDict()})
+    _refused_pkl(_pickled(tmp_path, {"G_ema": Persistent(meta)}), "not a StyleGAN generator")
+    child = Persistent(persistent_meta("FullyConnectedLayer", {}))
+    meta = persistent_meta("Generator", {"_modules": {"a": child, "b": child}})
+    _refused_pkl(_pickled(tmp_path, {"G_ema": Persistent(meta)}, name="shared.pkl"),
+             "a module used twice, or inside itself")
+
+
+# --- dataset files ------------------------------------------------------------------------------
+
+
+def _reasons(report) -> str:
+    return " | ".join(s.reason for s in report.first_skipped)
+
+
+# --- images --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("width", "height"), [(30_000, 30_000), (10_000, 10_000)])
+def test_decompression_bomb_is_refused_by_name(tmp_path, width, height):
+    # 900 MP is over twice Pillow's limit (its own error); 100 MP is between the limit and
+    # twice it, where Pillow only warns: both are refused.
+    root = image_folder(tmp_path / "set", {"a": 2, "b": 2})
+    (root / "a" / "bomb.png").write_bytes(png_claiming(width, height))
+    report = inspect_source(root)
+    assert report.count == 4 and report.skipped == 1
+    assert "set/a/bomb.png was refused" in _reasons(report)
+    assert "decompression bomb" in _reasons(report)
+    prepared = prepare(root, PrepareOptions(resolution=16), workers=1)
+    assert len(prepared) == 4
+    assert "bomb.png" in prepared.meta["skipped"]["first"][0]["reason"]
+
+
+def test_truncated_jpeg_is_reported_by_inspect_and_skipped_by_prepare(tmp_path):
+    root = image_folder(tmp_path / "set", {"a": 3, "b": 3}, size=(64, 64), suffix=".jpg")
+    whole = (root / "b" / "001.jpg").read_bytes()
+    (root / "b" / "001.jpg").write_bytes(whole[: len(whole) * 2 // 3])
+    report = inspect_source(root)
+    assert report.count == 5 and report.class_counts == (3, 2)
+    assert "set/b/001.jpg is cut short" in _reasons(report)
+    prepared = prepare(root, PrepareOptions(resolution=16), workers=1)
+    assert len(prepared) == 5 and prepared.meta["class_counts"] == [3, 2]
+    assert list(prepared.labels) == [0, 0, 0, 1, 1]
+    assert "001.jpg is damaged or cut short" in prepared.meta["skipped"]["first"][0]["reason"]
+
+
+def test_files_that_only_pretend_to_be_images_are_skipped(tmp_path):
+    root = image_folder(tmp_path / "set", {"a": 2, "b": 2})
+    (root / "a" / "fake.png").write_bytes(b"this is not a png at all")
+    (root / "b" / "empty.jpg").write_bytes(b"")
+    report = inspect_source(root)
+    assert report.count == 4 and report.skipped == 2
+    assert "fake.png is not an image file Pillow can read" in _reasons(report)
+
+
+# --- archives ------------------------------------------------------------------------------
+
+
+def test_zip_members_that_escape_the_folder_are_refused(tmp_path):
+    out = tmp_path / "evil.zip"
+    png = write_image(tmp_path / "ok.png").read_bytes()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr("set/a.png", png)
+        z.writestr("set/b.png", png)
+        z.writestr("../escaped.png", png)
+        z.writestr("/etc/absolute.png", png)
+        z.writestr("set/../../up.png", png)
+    report = inspect_source(out)
+    assert report.count == 2 and report.skipped == 3
+    reasons = _reasons(report)
+    assert "evil.zip/../escaped.png was refused: a path that climbs out" in reasons
+    assert "evil.zip//etc/absolute.png was refused: an absolute path" in reasons
+    assert not (tmp_path.parent / "escaped.png").exists()
+
+
+def test_tar_members_that_escape_or_link_are_left_out(tmp_path):
+    write_image(tmp_path / "ok.png")
+    out = tmp_path / "evil.tar"
+    with tarfile.open(out, "w") as tar:
+        tar.add(tmp_path / "ok.png", "set/a.png")
+        tar.add(tmp_path / "ok.png", "../escaped.png")
+        link = tarfile.TarInfo("set/link.png")
+        link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        tar.addfile(link)
+    report = inspect_source(out)
+    assert report.count == 1 and report.skipped == 1
+    assert "escaped.png was refused" in _reasons(report)
+
+
+def test_zip_member_claiming_a_huge_size_is_not_read(tmp_path, monkeypatch):
+    from ganstudio.engine.data import archive
+
+    monkeypatch.setattr(archive, "MAX_MEMBER_BYTES", 1000)
+    write_image(tmp_path / "ok.png", size=(64, 64))
+    out = tmp_path / "big.zip"
+    with zipfile.ZipFile(out, "w") as z:
+        z.write(tmp_path / "ok.png", "big.png")
+    with pytest.raises(DatasetError, match=r"big\.zip/big\.png was refused: .* bytes is more"):
+        inspect_source(out)
+
+
+# --- IDX -----------------------------------------------------------------------------------
+
+
+def _idx_header(n: int) -> bytes:
+    return bytes([0, 0, 8, 3]) + struct.pack(">3I", n, 28, 28)
+
+
+def test_raw_idx_whose_header_lies_is_refused_before_any_allocation(tmp_path):
+    path = tmp_path / "train-images-idx3-ubyte"
+    # Claims 4 billion images (3 TB) in a file of 784 bytes of pixels.
+    path.write_bytes(_idx_header(4_000_000_000) + bytes(784))
+    tracemalloc.start()
+    with pytest.raises(DatasetError, match=r"train-images-idx3-ubyte is damaged: its header "
+                                           r"promises 4,000,000,000 × 28 × 28"):
+        open_source(path)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 10 << 20
+
+
+def test_gzipped_idx_whose_header_lies_is_read_only_as_far_as_it_goes(tmp_path):
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    path.write_bytes(gzip.compress(_idx_header(1_000_000) + bytes(784 * 10)))
+    tracemalloc.start()
+    with pytest.raises(DatasetError, match=r"holds only 7,840"):
+        open_source(path)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 50 << 20  # not the 784 MB the header asks for
+
+
+def test_idx_cut_short_inside_its_header(tmp_path):
+    path = tmp_path / "t10k-images-idx3-ubyte"
+    path.write_bytes(bytes([0, 0, 8, 3]) + b"\0\0")
+    with pytest.raises(DatasetError, match="t10k-images-idx3-ubyte"):
+        open_source(path)
+
+
+# --- CIFAR ---------------------------------------------------------------------------------
+
+
+def test_cifar_binary_batch_cut_short(tmp_path):
+    rows, labels = cifar_rows(4)
+    data = cifar_binary(rows, labels)
+    (tmp_path / "data_batch_1.bin").write_bytes(data[:-1000])
+    with pytest.raises(DatasetError, match=r"data_batch_1\.bin is cut short: 11,292 bytes is not "
+                                           r"a whole number of 3,073-byte CIFAR records"):
+        open_source(tmp_path)
+    with pytest.raises(DatasetError, match=r"data_batch_1\.bin is cut short"):
+        open_source(tmp_path / "data_batch_1.bin")
+
+
+def test_cifar_python_batch_cut_short(tmp_path):
+    data = cifar_python_batch(*cifar_rows(4))
+    (tmp_path / "data_batch_1").write_bytes(data[: len(data) // 2])
+    with pytest.raises(DatasetError, match=r"data_batch_1 is cut short"):
+        open_source(tmp_path)
+
+
+class _RunsCode:
+    """Pickles as a call of ``function(*args)``: what a hostile file does."""
+
+    def __init__(self, function, *args):
+        self.function, self.args = function, args
+
+    def __reduce__(self):
+        return self.function, self.args
+
+
+def _hostile_pickles(marker) -> dict[str, bytes]:
+    import builtins
+    import os
+    import subprocess
+
+    touch = f"open({str(marker)!r}, 'w').write('ran')"
+    return {
+        "os.system": pickle.dumps(_RunsCode(os.system, f"touch {marker}"), protocol=2),
+        "builtins.exec": pickle.dumps(_RunsCode(builtins.exec, touch), protocol=2),
+        "builtins.eval": pickle.dumps({"data": _RunsCode(builtins.eval, touch)}, protocol=4),
+        "subprocess.Popen": pickle.dumps(_RunsCode(subprocess.Popen, ["touch", str(marker)])),
+    }
+
+
+@pytest.mark.parametrize("attack", ["os.system", "builtins.exec", "builtins.eval",
+                                    "subprocess.Popen"])
+def test_hostile_cifar_python_batch_runs_no_code(tmp_path, attack):
+    marker = tmp_path / "pwned"
+    (tmp_path / "data_batch_1").write_bytes(_hostile_pickles(marker)[attack])
+    with pytest.raises(DatasetError, match=r"data_batch_1 was refused: it asks for .* which "
+                                           r"could run code"):
+        open_source(tmp_path)
+    assert not marker.exists()
+
+
+def test_hostile_global_hidden_in_a_real_looking_batch_runs_no_code(tmp_path):
+    # A genuine batch whose dtype reconstruction is swapped for os.system.
+    marker = tmp_path / "pwned"
+    data = cifar_python_batch(*cifar_rows(2))
+    evil = data.replace(b"cnumpy\ndtype\n", b"cos\nsystem\n", 1)
+    evil = evil.replace(b"T\x02\x00\x00\x00u1", b"T" + struct.pack("<I", len(f"touch {marker}"))
+                        + f"touch {marker}".encode(), 1)
+    (tmp_path / "data_batch_1").write_bytes(evil)
+    with pytest.raises(DatasetError, match=r"data_batch_1 was refused: it asks for os\.system"):
+        open_source(tmp_path)
+    assert not marker.exists()
+
+
+def test_hostile_batch_inside_a_tarball_runs_no_code(tmp_path):
+    marker = tmp_path / "pwned"
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    (folder / "data_batch_1").write_bytes(_hostile_pickles(marker)["os.system"])
+    tarball = tar_folder(folder, tmp_path / "cifar-10-python.tar.gz")
+    with pytest.raises(DatasetError, match=r"cifar-10-python\.tar\.gz/data_batch_1 was refused"):
+        open_source(tarball)
+    assert not marker.exists()
+
+
+def test_cifar_array_of_objects_is_refused(tmp_path):
+    data = cifar_python_batch(*cifar_rows(2)).replace(b"T\x02\x00\x00\x00u1",
+                                                      b"T\x02\x00\x00\x00O8", 1)
+    (tmp_path / "data_batch_1").write_bytes(data)
+    with pytest.raises(DatasetError, match=r"data_batch_1 holds an array of type 'O8'"):
+        open_source(tmp_path)
+
+
+# --- arrays --------------------------------------------------------------------------------
+
+
+def test_npy_of_pickled_objects_is_refused_and_runs_no_code(tmp_path):
+    import os
+
+    marker = tmp_path / "pwned"
+    array = np.empty((2, 4, 4), dtype=object)
+    array[0, 0, 0] = _RunsCode(os.system, f"touch {marker}")
+    np.save(tmp_path / "evil.npy", array, allow_pickle=True)
+    with pytest.raises(DatasetError, match=r"evil\.npy was refused"):
+        open_source(tmp_path / "evil.npy")
+    np.savez(tmp_path / "evil.npz", images=array)
+    with pytest.raises(DatasetError, match=r"evil\.npz was refused"):
+        open_source(tmp_path / "evil.npz")
+    assert not marker.exists()

@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from ganstudio.engine import latent
-from ganstudio.engine.metrics.nearest import nearest_images
+from ganstudio.engine.metrics.nearest import NearestIndex
 from ganstudio.engine.rendering import save_animation, scatter, strip, upscale
 
 
@@ -111,11 +111,12 @@ def test_nearest_images_finds_the_copy():
     images = torch.from_numpy(rng.integers(0, 255, (20000, 1, 8, 8), dtype=np.uint8))
     sample = images[12345].permute(1, 2, 0).numpy().copy()
     sample[0, 0, 0] = 0  # almost a copy
-    idx, dist = nearest_images(sample, images, k=3)
+    index = NearestIndex.in_memory(images)
+    idx, dist = index.search(sample, k=3)
     assert idx[0] == 12345 and dist[0] < 30 and dist[1] > dist[0]
     assert len(idx) == 3
     with pytest.raises(ValueError, match="cannot be compared"):
-        nearest_images(np.zeros((4, 4, 1), np.uint8), images)
+        index.search(np.zeros((4, 4, 1), np.uint8))
 
 
 @pytest.mark.parametrize("suffix", [".gif", ".webp"])

@@ -1,4 +1,4 @@
-"""The live loss plot: what it draws from a MetricHistory, and how its controls change that."""
+"""The live loss plot: what it draws of a run's plot data, and how its controls change that."""
 
 from __future__ import annotations
 
@@ -6,11 +6,13 @@ import math
 
 import numpy as np
 import pytest
+from app_support import shown
 from PySide6.QtCore import QPointF
 
-from ganstudio.app.history import MetricHistory, debiased_ema
 from ganstudio.app.views import loss_plot
 from ganstudio.app.views.loss_plot import METRICS, LossPlot
+from ganstudio.engine import plotdata
+from ganstudio.engine.plotdata import PlotData, RunData, debiased_ema
 
 
 def rows(start: int, n: int, seed: int = 0) -> dict[str, np.ndarray]:
@@ -29,21 +31,22 @@ def rows(start: int, n: int, seed: int = 0) -> dict[str, np.ndarray]:
     }
 
 
-def history_of(n: int, seed: int = 0) -> MetricHistory:
-    history = MetricHistory()
+def history_of(n: int, seed: int = 0) -> RunData:
+    history = RunData()
     if n:
         history.append_columns(rows(0, n, seed))
     return history
 
 
+def show(view: LossPlot, history: RunData) -> None:
+    data = PlotData()
+    data.add("run", history)
+    view.set_data(data, "run")
+
+
 @pytest.fixture
 def plot(qtbot):
-    view = LossPlot()
-    qtbot.addWidget(view)
-    view.resize(900, 600)
-    view.show()
-    qtbot.waitExposed(view)
-    return view
+    return shown(qtbot, LossPlot(), 900, 600)
 
 
 def drawn(view: LossPlot, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -56,7 +59,7 @@ def x_range(view: LossPlot) -> list[float]:
 
 
 def test_an_empty_history_draws_nothing(plot):
-    plot.set_history(MetricHistory())
+    show(plot, RunData())
     assert plot.refresh() is False  # drawn by set_history already; nothing changed since
     for name in METRICS:
         x, y = plot.series_data(name)
@@ -66,8 +69,8 @@ def test_an_empty_history_draws_nothing(plot):
 
 
 def test_data_appears_after_refresh(plot):
-    history = MetricHistory()
-    plot.set_history(history)
+    history = RunData()
+    show(plot, history)
     history.append_columns(rows(0, 300))
     assert plot.refresh() is True
     for name in METRICS:
@@ -80,7 +83,7 @@ def test_data_appears_after_refresh(plot):
 
 def test_refresh_is_a_no_op_when_nothing_changed(plot):
     history = history_of(200)
-    plot.set_history(history)
+    show(plot, history)
     calls = []
     for curve in (*plot._curves.values(), *plot._raw_curves.values()):
         original = curve.setData
@@ -95,7 +98,7 @@ def test_refresh_is_a_no_op_when_nothing_changed(plot):
 
 def test_smoothing_draws_the_debiased_ema_over_the_faint_raw_series(plot, qtbot):
     history = history_of(400)
-    plot.set_history(history)
+    show(plot, history)
     with qtbot.waitSignal(plot.settings_changed):
         plot.set_smoothing(0.6)
     assert plot.smoothing() == 0.6
@@ -113,10 +116,10 @@ def test_smoothing_draws_the_debiased_ema_over_the_faint_raw_series(plot, qtbot)
 
 def test_smoothing_extends_incrementally_and_matches_a_full_recomputation(plot, monkeypatch):
     history = history_of(1000)
-    plot.set_history(history)
+    show(plot, history)
     plot.set_smoothing(0.9)
     full_passes = []
-    monkeypatch.setattr(loss_plot, "debiased_ema",
+    monkeypatch.setattr(plotdata, "debiased_ema",
                         lambda *args: full_passes.append(1) or debiased_ema(*args))
     start = 1000
     for batch in (1, 7, 20, 3):
@@ -139,7 +142,7 @@ def test_smoothing_continues_correctly_after_a_nan_tail(plot):
     tail = rows(50, 10)
     tail["d_fake"][:] = np.nan
     history.append_columns(tail)
-    plot.set_history(history)
+    show(plot, history)
     plot.set_smoothing(0.8)  # the full pass ends on NaN rows
     history.append_columns(rows(60, 5))
     plot.refresh()
@@ -150,7 +153,7 @@ def test_smoothing_continues_correctly_after_a_nan_tail(plot):
 
 def test_smoothing_is_recomputed_when_rows_are_rewritten(plot):
     history = history_of(600)
-    plot.set_history(history)
+    show(plot, history)
     plot.set_smoothing(0.7)
     history.truncate_after(400)
     history.append_columns(rows(400, 250, seed=9))  # a resumed run writes steps 401.. again
@@ -161,18 +164,19 @@ def test_smoothing_is_recomputed_when_rows_are_rewritten(plot):
 
 
 def test_the_slider_applies_smoothing(plot, qtbot):
-    plot.set_history(history_of(100))
+    show(plot, history_of(100))
     with qtbot.waitSignal(plot.settings_changed):
         plot._smoothing_slider.setValue(0.45)
     assert plot.smoothing() == pytest.approx(0.45)
     np.testing.assert_allclose(plot.series_data("loss_g")[1],
-                               debiased_ema(plot._history.column("loss_g"), plot.smoothing()))
+                               debiased_ema(plot._data.run("run").column("loss_g"),
+                                            plot.smoothing()))
 
 
 def test_log_scale_toggles_the_view_boxes_log_mode(plot, qtbot):
     history = history_of(300)
     history.column("loss_g")[10] = -0.5  # some GAN losses go negative
-    plot.set_history(history)
+    show(plot, history)
     with qtbot.waitSignal(plot.settings_changed):
         plot.set_log_scale(True)
     assert plot.log_scale() and plot._log_check.isChecked()
@@ -191,7 +195,7 @@ def test_log_scale_toggles_the_view_boxes_log_mode(plot, qtbot):
 
 def test_x_axis_switches_to_wall_time(plot, qtbot):
     history = history_of(200)
-    plot.set_history(history)
+    show(plot, history)
     with qtbot.waitSignal(plot.settings_changed):
         plot.set_x_axis("time")
     assert plot.x_axis() == "time"
@@ -208,7 +212,7 @@ def test_x_axis_switches_to_wall_time(plot, qtbot):
 
 def test_follow_latest_keeps_new_steps_in_view(plot):
     history = history_of(100)
-    plot.set_history(history)
+    show(plot, history)
     assert plot.follow_latest()
     history.append_columns(rows(100, 900))
     plot.refresh()
@@ -218,7 +222,7 @@ def test_follow_latest_keeps_new_steps_in_view(plot):
 
 def test_a_manual_zoom_turns_follow_latest_off_and_the_range_stays(plot, qtbot):
     history = history_of(1000)
-    plot.set_history(history)
+    show(plot, history)
     vb = plot._plots[0].vb
     vb.setXRange(200, 400, padding=0)  # what a mouse zoom does, then announces:
     with qtbot.waitSignal(plot.follow_latest_changed) as changed:
@@ -238,7 +242,7 @@ def test_a_manual_zoom_turns_follow_latest_off_and_the_range_stays(plot, qtbot):
 
 
 def test_reset_zoom_shows_everything_and_follows_again(plot):
-    plot.set_history(history_of(500))
+    show(plot, history_of(500))
     plot._plots[-1].vb.setXRange(10, 20, padding=0)
     plot._plots[-1].vb.sigRangeChangedManually.emit([True, True])
     plot.reset_zoom()
@@ -249,7 +253,7 @@ def test_reset_zoom_shows_everything_and_follows_again(plot):
 
 def test_a_y_only_zoom_keeps_that_plot_s_y_range_and_following(plot):
     history = history_of(300)
-    plot.set_history(history)
+    show(plot, history)
     vb = plot._plots[2].vb
     vb.setYRange(0, 100, padding=0)
     vb.sigRangeChangedManually.emit([False, True])
@@ -261,7 +265,7 @@ def test_a_y_only_zoom_keeps_that_plot_s_y_range_and_following(plot):
 
 def test_hover_reads_out_the_values_at_the_nearest_step(plot):
     history = history_of(300)
-    plot.set_history(history)
+    show(plot, history)
     plot.hover_at(41.7)  # nearest step: 42, row 41
     text = plot.readout_text()
     assert text.startswith("step 42 · 0:21")
@@ -280,7 +284,7 @@ def test_hover_reads_out_the_values_at_the_nearest_step(plot):
 
 
 def test_moving_the_mouse_over_a_plot_places_the_hover_line(plot, qtbot):
-    plot.set_history(history_of(300))
+    show(plot, history_of(300))
     vb = plot._plots[1].vb
     scene_pos = vb.mapViewToScene(QPointF(120.2, 0.5))
     plot._canvas.scene().sigMouseMoved.emit(scene_pos)
@@ -297,7 +301,7 @@ def test_nan_rows_are_skipped_without_breaking_the_drawing(plot):
     for name in METRICS:
         block[name][3:6] = np.nan  # a diverged run logs NaN
     history.append_columns(block)
-    plot.set_history(history)
+    show(plot, history)
     for name in METRICS:
         curve = plot._curves[name]
         assert curve.opts["connect"] == "finite"
@@ -316,7 +320,7 @@ def test_nan_rows_are_skipped_without_breaking_the_drawing(plot):
 
 def test_truncate_and_clear_reset_the_curves(plot):
     history = history_of(500)
-    plot.set_history(history)
+    show(plot, history)
     plot.set_smoothing(0.6)
     history.truncate_after(120)
     plot.refresh()
@@ -337,7 +341,7 @@ def test_truncate_and_clear_reset_the_curves(plot):
 
 def test_a_long_history_is_fed_as_a_min_max_envelope(plot):
     history = history_of(200_000, seed=5)
-    plot.set_history(history)
+    show(plot, history)
     for name in METRICS:
         x, y = drawn(plot, name)
         column = history.column(name)
@@ -348,18 +352,14 @@ def test_a_long_history_is_fed_as_a_min_max_envelope(plot):
 
 def test_incremental_envelopes_match_a_fresh_drawing(qtbot, plot):
     history = history_of(70_000, seed=1)
-    plot.set_history(history)
+    show(plot, history)
     plot.set_smoothing(0.6)
     for start, n in ((70_000, 33), (70_033, 1), (70_034, 5000)):
         history.append_columns(rows(start, n, seed=2))
         plot.refresh()
-    fresh = LossPlot()
-    qtbot.addWidget(fresh)
-    fresh.resize(plot.size())
-    fresh.show()
-    qtbot.waitExposed(fresh)
+    fresh = shown(qtbot, LossPlot(), plot.width(), plot.height())
     fresh.set_smoothing(0.6)
-    fresh.set_history(history)
+    show(fresh, history)
     for name in METRICS:
         for curves in ("_curves", "_raw_curves"):
             ours = getattr(plot, curves)[name].values
@@ -370,7 +370,7 @@ def test_incremental_envelopes_match_a_fresh_drawing(qtbot, plot):
 
 def test_auto_refresh_redraws_from_a_timer(plot, qtbot):
     history = history_of(10)
-    plot.set_history(history)
+    show(plot, history)
     plot.start_auto_refresh(5)
     history.append_columns(rows(10, 10))
     qtbot.waitUntil(lambda: len(drawn(plot, "loss_g")[1]) == 20)
@@ -380,7 +380,7 @@ def test_auto_refresh_redraws_from_a_timer(plot, qtbot):
 
 def test_auto_refresh_comes_less_often_when_frames_are_expensive(plot, qtbot):
     history = history_of(10)
-    plot.set_history(history)
+    show(plot, history)
     plot.start_auto_refresh(50)
 
     def paints(seconds: float, times: int = 40) -> None:
@@ -401,15 +401,15 @@ def test_auto_refresh_comes_less_often_when_frames_are_expensive(plot, qtbot):
 
 
 def test_a_real_paint_is_timed(plot, qtbot):
-    plot.set_history(history_of(50))
+    show(plot, history_of(50))
     with qtbot.waitSignal(plot._canvas.painted) as painted:
         plot._canvas.viewport().repaint()
     assert 0 < painted.args[0] < 5
 
 
 def test_following_a_growing_run_moves_x_at_round_numbers(plot):
-    history = MetricHistory()
-    plot.set_history(history)
+    history = RunData()
+    show(plot, history)
     ranges = []
     for start in range(0, 3000, 7):
         history.append_columns(rows(start, 7))

@@ -86,3 +86,31 @@ def test_conditional_generator_depends_on_the_label():
     assert not torch.allclose(x[0], x[1])
     with pytest.raises(ValueError, match="class label"):
         G(z)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_eval_mode_switches_for_a_while_and_restores_the_mode(training):
+    from ganstudio.engine.nets.layers import eval_mode
+
+    G, _ = build_networks(ModelConfig(family="dcgan", width=0.25), DATASETS["digits"])
+    G.train(training)
+    with eval_mode(G) as inside:
+        assert inside is G and not any(m.training for m in G.modules())
+    assert all(m.training == training for m in G.modules())
+    with pytest.raises(RuntimeError), eval_mode(G):
+        raise RuntimeError("a failed sample")
+    assert all(m.training == training for m in G.modules())
+
+
+def test_the_trainer_samples_in_eval_mode_and_trains_on(tiny_config):
+    from ganstudio.engine.trainer import Trainer
+
+    trainer = Trainer(tiny_config(steps=1, train__ema=False))
+    trainer._setup()
+    modes = []
+    trainer.G.register_forward_pre_hook(lambda module, args: modes.append(module.training))
+    trainer.D.register_forward_pre_hook(lambda module, args: modes.append(module.training))
+    trainer.generate(trainer.fixed_z)
+    trainer._discriminator_field()
+    assert modes == [False, False]
+    assert trainer.G.training and trainer.D.training

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from app_support import shown
 from PIL import Image
 from PySide6.QtCore import QPoint, QPointF, Qt
 
@@ -26,12 +27,7 @@ def _solid_cells(n: int, size: int = 12, seed: int = 0) -> np.ndarray:
 
 @pytest.fixture
 def canvas(qtbot):
-    widget = ImageCanvas()
-    qtbot.addWidget(widget)
-    widget.resize(400, 400)
-    widget.show()
-    qtbot.waitExposed(widget)
-    return widget
+    return shown(qtbot, ImageCanvas(), 400, 400)
 
 
 # --- ImageCanvas --------------------------------------------------------------------------
@@ -169,12 +165,7 @@ def _save(path, grid: np.ndarray):
 
 @pytest.fixture
 def grid_view(qtbot):
-    view = SampleGridView()
-    qtbot.addWidget(view)
-    view.resize(800, 600)
-    view.show()
-    qtbot.waitExposed(view)
-    return view
+    return shown(qtbot, SampleGridView())
 
 
 def _fill(view: SampleGridView, grids, tmp_path, **kwargs):
@@ -311,12 +302,7 @@ def _points(seed: int, n: int = 256) -> np.ndarray:
 
 @pytest.fixture
 def points_view(qtbot):
-    view = PointsView()
-    qtbot.addWidget(view)
-    view.resize(800, 600)
-    view.show()
-    qtbot.waitExposed(view)
-    return view
+    return shown(qtbot, PointsView())
 
 
 def _scatter(item) -> np.ndarray:

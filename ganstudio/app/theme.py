@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 from PySide6.QtGui import QColor, QFont, QPalette
 from PySide6.QtWidgets import QApplication
 
@@ -33,6 +35,21 @@ SERIES_NAMES = {
     "grad_g": "‖∇G‖",
     "grad_d": "‖∇D‖",
 }
+
+
+def series_colour(name: str) -> str:
+    """A series' own colour, or, for one without (an evaluation's), one of those colours
+    chosen by its name, the same in every session."""
+    if name in SERIES:
+        return SERIES[name]
+    palette = list(SERIES.values())
+    return palette[zlib.crc32(name.encode()) % len(palette)]
+
+
+def series_label(name: str) -> str:
+    return SERIES_NAMES.get(name, name)
+
+
 REAL_POINTS = "#8a93a0"
 FAKE_POINTS = ACCENT
 

@@ -31,6 +31,7 @@ from safetensors.torch import save as save_safetensors
 from ganstudio import __version__
 from ganstudio.engine.atomic import atomic_write_bytes, atomic_write_json
 from ganstudio.engine.errors import CheckpointError, ConfigError, first_line
+from ganstudio.engine.generators import PRETRAINED_FAMILIES
 from ganstudio.engine.readers import (
     check_zip,
     open_regular,
@@ -473,6 +474,11 @@ def _read_generator_header(path: str | Path) -> tuple[Path, dict[str, tuple[int,
             f"{path} is a training state, not a generator; open the .safetensors file "
             "beside it (without .train)."
         )
+    if meta.get("family") in PRETRAINED_FAMILIES:  # a converted StyleGAN or BigGAN
+        from ganstudio.engine.generators import check_converted_meta
+
+        check_converted_meta(meta, str(path))
+        return path, shapes, meta
     model_cfg, info = check_generator_meta(meta, path)
     try:
         planned = build_on_meta(model_cfg, info)
@@ -542,6 +548,10 @@ def check_generator_meta(meta: dict, path: Path) -> tuple:
         raise bad("dataset.classes", "is not a list of class names")
     if not isinstance(d.get("description", ""), str):
         raise bad("dataset.description", "is not text")
+    prepared = d.get("prepared")
+    if prepared is not None and not (isinstance(prepared, str)
+                                     and re.fullmatch(r"[0-9a-f]{16}", prepared)):
+        raise bad("dataset.prepared", f"is {prepared!r}, not the key of a prepared set")
     output_range = meta.get("output_range")
     if output_range is not None and not (
             isinstance(output_range, list) and len(output_range) == 2
@@ -571,6 +581,10 @@ def load_native_generator(path: str | Path) -> Generator:
     from ganstudio.engine.nets import build_generator
 
     path, _, meta = _read_generator_header(path)
+    if meta.get("family") in PRETRAINED_FAMILIES:
+        from ganstudio.engine.generators import load_converted
+
+        return load_converted(path, meta, lambda: read_safetensors(path)[0])
     model_cfg, info = check_generator_meta(meta, path)
     tensors, _ = read_safetensors(path)
     module = build_generator(model_cfg, info)

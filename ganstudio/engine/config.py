@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ganstudio.engine.data import DATASETS
 from ganstudio.engine.errors import ConfigError
+from ganstudio.engine.families import FAMILIES
 
 if TYPE_CHECKING:
     from ganstudio.engine.data import DatasetInfo
@@ -27,6 +29,7 @@ MAX_DEPTH = 32
 MAX_SEED = 2**32 - 1
 MAX_BATCH_SIZE = 2**20
 MAX_STEPS = 10**9
+MIN_RESOLUTION, MAX_RESOLUTION = 16, 256  # of prepared real data
 
 LOSSES = ("minimax", "nonsaturating", "lsgan", "hinge", "wgan-gp")
 # D's decision boundary on its raw output under each loss: real above, fake below (wgan-gp's
@@ -39,9 +42,29 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 
 @dataclass
 class DataConfig:
+    """A built-in dataset by ``name``, or real data: a ``source`` prepared as the rest says.
+
+    For real data ``name`` is what the run calls it (the catalogue name, or the source's file
+    or folder name). The source and the options find the same images again; checkpoints and
+    training states also keep the prepared set's key, so a resume notices changed data.
+    """
+
     name: str = "ring8"
     path: str | None = None  # the file of the `points` dataset
     seed: int = 0  # builds the dataset; the training seed is separate
+    source: str | None = None  # real data: a folder, archive, dataset file or catalogue name
+    resolution: int | None = None  # real data: the side of the prepared square images
+    crop: str = "centre"  # real data: centre-crop or pad to a square
+    grayscale: bool | None = None  # real data: None keeps grey sets grey and colour sets RGB
+    flip: bool = False  # real data: random left-right flips in training
+    split: str = "train"  # real data: the part of a standard set (IDX, CIFAR) to train on
+    # real data: images never trained on (a random part fixed by data.seed), against which the
+    # overfitting diagnostic compares D's outputs on training images; 0: none
+    hold_out: int = 0
+
+    @property
+    def is_real(self) -> bool:
+        return self.source is not None
 
 
 @dataclass
@@ -225,21 +248,30 @@ class Problem:
 
 def problems(cfg: RunConfig) -> list[Problem]:
     """Every invalid setting in ``cfg``, each with a reason; empty when the config can run."""
-    from ganstudio.engine.data import DATASETS
 
     found = _Findings()
     data, model, loss, optim, train = cfg.data, cfg.model, cfg.loss, cfg.optim, cfg.train
-    info = DATASETS.get(data.name)
-    if info is None:
-        choices = ", ".join(DATASETS)
-        found.bad("data.name", f"unknown dataset {data.name!r}; choose one of {choices}")
-    elif data.name == "points" and not data.path:
-        found.bad("data.path", "the points dataset needs a .csv or .npy file of shape (N, 2)")
-    elif data.name != "points" and data.path:
-        found.bad("data.path", f"only the points dataset reads a file; {data.name} is built in")
+    if data.source is not None:
+        info = _check_real_data(data, found)
+    else:
+        info = DATASETS.get(data.name)
+        if info is None:
+            choices = ", ".join(DATASETS)
+            found.bad("data.name", f"unknown dataset {data.name!r}; choose one of {choices}")
+        elif data.name == "points" and not data.path:
+            found.bad("data.path", "the points dataset needs a .csv or .npy file of shape (N, 2)")
+        elif data.name != "points" and data.path:
+            found.bad("data.path", f"only the points dataset reads a file; {data.name} is "
+                      "built in")
+        defaults = DataConfig()
+        for key in ("resolution", "crop", "grayscale", "flip", "split"):
+            if getattr(data, key) != getattr(defaults, key):
+                found.bad(f"data.{key}", f"only real data (data.source) is prepared; "
+                          f"{data.name} is built in")
     found.bounded_int("data.seed", data.seed, 0, MAX_SEED)
 
-    found += check_model(model, info)
+    # the classes of real data are known once it is prepared: the trainer checks them then
+    found += check_model(model, info, classes_known=data.source is None)
 
     if loss.name not in LOSSES:
         found.bad("loss.name", f"unknown loss {loss.name!r}; choose one of {', '.join(LOSSES)}")
@@ -302,10 +334,44 @@ def problems(cfg: RunConfig) -> list[Problem]:
     return found
 
 
-def check_model(model: ModelConfig, info: DatasetInfo | None) -> list[Problem]:
+def _check_real_data(data: DataConfig, found: _Findings) -> DatasetInfo | None:
+    """The checks of a real-data section; the shape it will have once prepared (None when the
+    settings cannot say), without its classes."""
+    from ganstudio.engine.data import DatasetInfo
+
+    if not isinstance(data.source, str) or not data.source.strip():
+        found.bad("data.source", f"must name a folder, archive, dataset file or catalogue "
+                  f"set, not {data.source!r}")
+    if not isinstance(data.name, str) or not 0 < len(data.name) <= 100:
+        found.bad("data.name", f"must be a short name for the data, not {data.name!r}")
+    elif data.name in DATASETS:
+        found.bad("data.name", f"{data.name!r} is a built-in dataset; real data needs a name "
+                  "of its own")
+    if data.path is not None:
+        found.bad("data.path", "only the points dataset reads a file; real data is data.source")
+    if data.crop not in ("centre", "pad"):
+        found.bad("data.crop", f"must be centre or pad, not {data.crop!r}")
+    if not isinstance(data.flip, bool):
+        found.bad("data.flip", f"must be true or false, not {data.flip!r}")
+    if data.split not in ("train", "test", "all"):
+        found.bad("data.split", f"must be train, test or all, not {data.split!r}")
+    found.bounded_int("data.hold_out", data.hold_out, 0, MAX_BATCH_SIZE)
+    if data.grayscale is not None and not isinstance(data.grayscale, bool):
+        found.bad("data.grayscale", f"must be true, false or null, not {data.grayscale!r}")
+    size_problems = len(found)
+    found.bounded_int("data.resolution", data.resolution, MIN_RESOLUTION, MAX_RESOLUTION)
+    if len(found) > size_problems or not isinstance(data.name, str):
+        return None
+    channels = 1 if data.grayscale else 3  # null: either; the trainer checks the prepared set
+    return DatasetInfo(data.name, "images", (channels, data.resolution, data.resolution), (),
+                       "real data")
+
+
+def check_model(model: ModelConfig, info: DatasetInfo | None,
+                classes_known: bool = True) -> list[Problem]:
     """What is wrong with a model section, for a dataset described by ``info`` (None when the
-    dataset is unknown); used for configs and for the metadata of checkpoints."""
-    from ganstudio.engine.nets import FAMILIES
+    dataset is unknown); used for configs and for the metadata of checkpoints.
+    ``classes_known`` False: ``info`` has no classes yet (real data before it is prepared)."""
 
     found = _Findings()
     family = FAMILIES.get(model.family)
@@ -322,7 +388,7 @@ def check_model(model: ModelConfig, info: DatasetInfo | None) -> list[Problem]:
                       f"{model.family} builds {sizes} px images, not {info.shape[-1]} px")
         if model.conditional and not family.conditional:
             found.bad("model.conditional", f"{model.family} has no class-conditional variant")
-        elif model.conditional and not info.classes:
+        elif model.conditional and classes_known and not info.classes:
             found.bad("model.conditional", f"{info.name} has no class labels to condition on")
     if model.output_bias not in OUTPUT_BIASES:
         found.bad("model.output_bias", f"must be one of {', '.join(OUTPUT_BIASES)}, not "
@@ -504,15 +570,44 @@ def with_loss(cfg: RunConfig, loss: str, fixed: frozenset[str] | set[str] = froz
     return cfg
 
 
-def defaults_for(dataset: str) -> RunConfig:
-    """The recommended settings for a built-in dataset: a good first run on a laptop CPU."""
-    from ganstudio.engine.data import DATASETS
+def defaults_for(dataset: str | DataConfig, family: str | None = None) -> RunConfig:
+    """The recommended settings.
 
+    A built-in dataset, by name: a good first run on a laptop CPU. Real data, as a DataConfig
+    with its source and resolution: the recipe of ``family`` (``dcgan`` unless given) at that
+    resolution, each from its published source (see the README's recipes). A conditional run
+    keeps the same settings: set ``model.conditional`` on the result.
+    """
+
+    if isinstance(dataset, DataConfig):
+        return _real_defaults(dataset, family or "dcgan")
+    if family is not None:
+        raise ConfigError(f"the built-in dataset {dataset} has one recipe; set model.family "
+                          "on it to try another network")
     info = DATASETS.get(dataset)
     if info is None:
         raise ConfigError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
     cfg = RunConfig(data=DataConfig(name=dataset))
     recipe = _RECIPES.get(dataset, _RECIPES["points" if info.kind == "points" else "digits"])
+    return _applied(cfg, recipe)
+
+
+def _real_defaults(data: DataConfig, family: str) -> RunConfig:
+    recipes = _REAL_RECIPES.get(family)
+    if recipes is None:  # gan2014: the CPU recipe's settings under its published recipe
+        recipe = {**{k: v for k, v in _DCGAN_CPU.items() if not k.startswith("model.")},
+                  **FAMILY_DEFAULTS.get(family, {})}
+    elif data.resolution in recipes:
+        recipe = recipes[data.resolution]
+    else:
+        sizes = ", ".join(str(r) for r in recipes)
+        raise ConfigError(f"{family} builds {sizes} px images, not {data.resolution!r} px: "
+                          "prepare the data at one of those resolutions")
+    cfg = RunConfig(data=DataConfig(**dataclasses.asdict(data)))
+    return _applied(cfg, {"model.family": family, **recipe})
+
+
+def _applied(cfg: RunConfig, recipe: dict[str, Any]) -> RunConfig:
     for dotted, value in recipe.items():
         section, _, key = dotted.partition(".")
         setattr(getattr(cfg, section), key, value)
@@ -560,3 +655,35 @@ _RECIPES: dict[str, dict[str, Any]] = {
 }
 _RECIPES["spiral"] = dict(_RECIPES["points"])
 _RECIPES["moons"] = dict(_RECIPES["points"])
+
+
+# Real data: per family and resolution. Each recipe's source is in the README ("Recipes for
+# real data"); below 32 px they are this project's CPU recipes, tuned on Fashion-MNIST.
+_DCGAN_EXAMPLE = {  # the PyTorch DCGAN example (Radford et al. 2015's settings, batch 64)
+    "model.width": 1.0, "loss.name": "nonsaturating", "optim.name": "adam",
+    "optim.lr_g": 2e-4, "optim.lr_d": 2e-4, "optim.beta1": 0.5, "optim.beta2": 0.999,
+    "train.batch_size": 64, "train.steps": 20_000, "train.ema": False,
+    "train.sample_every": 500, "train.eval_every": 0, "train.checkpoint_every": 2000,
+}
+_DCGAN_CPU = {  # a first minute that teaches: small, steadied by R1 and an EMA of G
+    "model.width": 0.25, "loss.name": "nonsaturating", "loss.r1_gamma": 1.0,
+    "loss.r1_every": 4, "optim.lr_g": 2e-4, "optim.lr_d": 2e-4, "optim.beta1": 0.5,
+    "optim.beta2": 0.999, "train.batch_size": 64, "train.steps": 3000, "train.ema": True,
+    "train.ema_decay": 0.99, "train.sample_every": 50, "train.eval_every": 0,
+    "train.checkpoint_every": 500,
+}
+_SNGAN_CIFAR = {  # StudioGAN's SNGAN on CIFAR-10 (its defaults: hinge, n_dis 5, batch 64)
+    "model.width": 1.0, "loss.name": "hinge", "optim.name": "adam", "optim.lr_g": 2e-4,
+    "optim.lr_d": 2e-4, "optim.beta1": 0.5, "optim.beta2": 0.999, "optim.d_steps": 5,
+    "train.batch_size": 64, "train.steps": 100_000, "train.ema": False,
+    "train.sample_every": 1000, "train.eval_every": 0, "train.checkpoint_every": 5000,
+}
+_SNGAN_TINY_IMAGENET = {  # StudioGAN's SNGAN on Tiny ImageNet, 64 px (TTUR, one D step)
+    **_SNGAN_CIFAR, "optim.lr_g": 1e-4, "optim.lr_d": 4e-4, "optim.beta1": 0.0,
+    "optim.d_steps": 1, "train.batch_size": 256,
+}
+_REAL_RECIPES: dict[str, dict[int, dict[str, Any]]] = {
+    "dcgan": {16: _DCGAN_CPU, 28: _DCGAN_CPU, 32: _DCGAN_EXAMPLE, 64: _DCGAN_EXAMPLE,
+              128: _DCGAN_EXAMPLE},
+    "resnet": {32: _SNGAN_CIFAR, 64: _SNGAN_TINY_IMAGENET, 128: _SNGAN_TINY_IMAGENET},
+}

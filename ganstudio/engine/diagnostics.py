@@ -208,7 +208,7 @@ def raw_outputs(D: nn.Module, sets: dict[str, tuple[torch.Tensor, torch.Tensor |
                 batch: int = GAP_SAMPLES) -> dict[str, torch.Tensor]:
     """D's raw output on each named set of inputs (with their labels), in eval mode, read
     back to the CPU in one go."""
-    from ganstudio.engine.generator import eval_mode
+    from ganstudio.engine.nets.layers import eval_mode
 
     outputs = []
     with eval_mode(D):

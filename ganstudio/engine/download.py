@@ -158,6 +158,23 @@ def _fsync(path: Path) -> None:
         os.fsync(f.fileno())
 
 
+def download_all(files: Sequence[tuple[Sequence[str], str, str | None, str | None, int | None]],
+                 folder: Path, *, progress: Progress | None = None,
+                 cancel: CancelCheck | None = None, timeout: float = 30.0) -> None:
+    """Download several files ``(urls, name, sha256, md5, size)`` into ``folder``, with one
+    progress over them all."""
+    total = sum(size or 0 for *_, size in files)
+    done = 0
+    for urls, name, sha256, md5, size in files:
+        def report(have: int, file_total: int, offset: int = done) -> None:
+            if progress is not None:
+                progress(offset + have, max(total, offset + file_total))
+
+        path = download(urls, folder / name, sha256=sha256, md5=md5, size=size,
+                        progress=report, cancel=cancel, timeout=timeout)
+        done += path.stat().st_size
+
+
 def download_dataset(
     name: str,
     *,
@@ -170,14 +187,6 @@ def download_dataset(
 
     entry = get_entry(name)
     folder = download_folder(name)
-    total = entry.download_bytes
-    done = 0
-    for file in entry.files:
-        def report(have: int, file_total: int, offset: int = done) -> None:
-            if progress is not None:
-                progress(offset + have, max(total, offset + file_total))
-
-        path = download(entry.urls(file), folder / file.name, sha256=file.sha256, md5=file.md5,
-                        size=file.size, progress=report, cancel=cancel, timeout=timeout)
-        done += path.stat().st_size
+    download_all([(entry.urls(f), f.name, f.sha256, f.md5, f.size) for f in entry.files],
+                 folder, progress=progress, cancel=cancel, timeout=timeout)
     return folder / entry.open if entry.open else folder

@@ -21,17 +21,18 @@ import torch
 
 from ganstudio.engine import latent
 from ganstudio.engine.atomic import atomic_write_bytes, atomic_write_json
+from ganstudio.engine.config import DataConfig
 from ganstudio.engine.errors import GanStudioError
 from ganstudio.engine.generator import Generator, RenderOptions
 from ganstudio.engine.images import make_grid, save_png, to_uint8
 from ganstudio.engine.readers import read_json, read_npy, read_npz
 from ganstudio.engine.rendering import (
-    extent_of,
     save_animation,
     scatter,
     strip,
     upscale,
 )
+from ganstudio.engine.view2d import to_pixels, view_extent
 
 Tensor = torch.Tensor
 Progress = Callable[[float], None]
@@ -57,10 +58,7 @@ class Backdrop:
 
     def to_pixels(self, points: np.ndarray, size: int) -> np.ndarray:
         """World coordinates → pixel (x, y) in a ``size``-pixel picture of this view."""
-        x0, x1, y0, y1 = self.extent
-        p = np.asarray(points, np.float64).reshape(-1, 2)
-        return np.stack([(p[:, 0] - x0) / (x1 - x0) * (size - 1),
-                         (y1 - p[:, 1]) / (y1 - y0) * (size - 1)], axis=1)
+        return to_pixels(points, self.extent, size)
 
 
 @dataclass(frozen=True)
@@ -138,7 +136,7 @@ def make_backdrop(generator: Generator, psi: float = 1.0,
         labels = torch.arange(BACKDROP_POINTS) % len(generator.classes)
     z = generator.sample_z(BACKDROP_POINTS, BACKDROP_SEED)
     points = render_raw(generator, latents_for(generator, z, labels, psi), labels).numpy()
-    return Backdrop(points.astype(np.float32), extent or extent_of(points))
+    return Backdrop(points.astype(np.float32), extent or view_extent(points))
 
 
 def ganspace(generator: Generator, n: int = 10_000, k: int = 10, klass: int | None = None,
@@ -259,8 +257,6 @@ def plane_picture(request: Request, size: int) -> dict:
 
 def nearest_picture(request: Request, data: TrainingData, k: int) -> dict:
     """The sample beside its ``k`` nearest training images (the memorisation check)."""
-    from ganstudio.engine.metrics.nearest import nearest_images
-
     sample_out = render_outputs(request)
     training = data.get()
     if request.points:
@@ -269,8 +265,8 @@ def nearest_picture(request: Request, data: TrainingData, k: int) -> dict:
         image = request.backdrop.picture(marks=[(training[idx], GREEN, 5),
                                                 (sample_out, ORANGE, SELECTED_RADIUS)])
         return {"image": image, "distances": d[idx].tolist(), "n": 1}
-    idx, dist = nearest_images(sample_out[0], training, k)
-    images = training[torch.from_numpy(idx)].permute(0, 2, 3, 1).numpy()
+    idx, dist = training.search(sample_out[0], k)
+    images = training.images(idx).transpose(0, 2, 3, 1)
     row = np.ascontiguousarray(np.concatenate([sample_out, images]))
     return {"image": strip(row), "distances": dist.tolist(), "n": len(row)}
 
@@ -281,22 +277,82 @@ def _point_frames(backdrop: Backdrop, outputs: np.ndarray) -> list[np.ndarray]:
             for i in range(len(outputs))]
 
 
-class TrainingData:
-    """A generator's training set, read once on first use from whichever thread asks."""
+def real_data_of(generator: Generator) -> DataConfig | None:
+    """The real data a GAN Studio generator was trained on, from its metadata; None for a
+    built-in set or another program's generator."""
+    from ganstudio.engine.config import section_from_dict
+    from ganstudio.engine.errors import ConfigError
 
-    def __init__(self, dataset: str, seed: int, points: bool):
+    config = (generator.meta or {}).get("config")
+    if not isinstance(config, dict) or not isinstance(config.get("data"), dict):
+        return None
+    try:
+        data = section_from_dict(DataConfig, "data", config["data"])
+    except ConfigError:
+        return None
+    return data if data.is_real else None
+
+
+class TrainingData:
+    """A generator's training set, opened once on first use from whichever thread asks: the
+    points of a 2-D set, or a :class:`~ganstudio.engine.metrics.nearest.NearestIndex` of an
+    image set (a built-in one in memory; real data from its prepared set, found by ``key``)."""
+
+    def __init__(self, dataset: str, seed: int, points: bool, real: DataConfig | None = None,
+                 key: str | None = None):
         self.dataset, self.seed, self.points = dataset, seed, points
+        self.real, self.key = real, key
         self._lock = threading.Lock()
         self._data: Any = None
+
+    @classmethod
+    def of(cls, generator: Generator) -> TrainingData:
+        """The training data a GAN Studio generator's metadata names; a DatasetError says
+        why there is none (another program's generator, a built-in set unknown here)."""
+        from ganstudio.engine.data import DATASETS
+        from ganstudio.engine.errors import DatasetError
+
+        if generator.dataset is None:
+            raise DatasetError("This generator does not say what it was trained on, so there "
+                               "are no training images to compare with.")
+        points = generator.kind == "points"
+        real = real_data_of(generator)
+        if real is not None:
+            return cls(real.name, real.seed, points, real, generator.meta["dataset"].get(
+                "prepared"))
+        if generator.dataset not in DATASETS or generator.dataset == "points":
+            raise DatasetError(f"The training data ({generator.dataset}) is not a built-in "
+                               "dataset, and this generator does not say where it came from.")
+        seed = (generator.meta or {}).get("config", {}).get("data", {}).get("seed", 0)
+        return cls(generator.dataset, seed, points)
 
     def get(self):
         with self._lock:
             if self._data is None:
-                from ganstudio.engine.data import load_dataset
-
-                x = load_dataset(self.dataset, seed=self.seed).x
-                self._data = x.numpy() if self.points else x
+                self._data = self._open()
             return self._data
+
+    def _open(self):
+        from ganstudio.engine.metrics.nearest import NearestIndex
+
+        if self.real is None:
+            from ganstudio.engine.data import load_dataset
+
+            x = load_dataset(self.dataset, seed=self.seed).x
+            return x.numpy() if self.points else NearestIndex.in_memory(x)
+        from ganstudio.engine.data.prepare import find_prepared
+        from ganstudio.engine.errors import DatasetError
+
+        prepared = find_prepared(self.key) if self.key else None
+        if prepared is None:
+            real = self.real
+            raise DatasetError(
+                f"The prepared images of {real.source} are not in the cache any more; prepare "
+                f"them again with: ganstudio data prepare {real.source} --resolution "
+                f"{real.resolution} --crop {real.crop}"
+                + (" --grayscale" if real.grayscale else "")
+                + (f" --split {real.split}" if real.split != "train" else ""))
+        return NearestIndex.of_prepared(prepared)
 
 
 # --- exports ----------------------------------------------------------------------------------

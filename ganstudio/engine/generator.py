@@ -16,7 +16,6 @@ how a class morph and BigGAN's class mixing are expressed.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,17 +42,6 @@ class RenderOptions:
     noise_mode: str = "const"
     noise_seed: int = 0
     transform: tuple[float, float, float] | None = None
-
-
-@contextlib.contextmanager
-def eval_mode(module: torch.nn.Module) -> Iterator[torch.nn.Module]:
-    """Run ``module`` in eval mode for a while, then put back the mode it had."""
-    was_training = module.training
-    module.eval()
-    try:
-        yield module
-    finally:
-        module.train(was_training)
 
 
 @dataclass

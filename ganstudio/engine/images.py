@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from ganstudio.engine.atomic import atomic_write_bytes
+from ganstudio.engine.view2d import Extent, to_pixels
 
 
 def to_uint8(x: torch.Tensor, output_range: tuple[float, float]) -> np.ndarray:
@@ -70,7 +71,7 @@ def save_png(path: str | Path, image: np.ndarray, *, replace: bool = False) -> P
 def render_points(
     points: np.ndarray,
     size: int = 384,
-    extent: tuple[float, float, float, float] | None = None,
+    extent: Extent | None = None,
     reference: np.ndarray | None = None,
     field: np.ndarray | None = None,
 ) -> np.ndarray:
@@ -81,7 +82,6 @@ def render_points(
         every = [p for p in (points, reference) if p is not None and len(p)]
         half = max(float(np.abs(np.concatenate(every)).max()) * 1.1 if every else 1.0, 1.0)
         extent = (-half, half, -half, half)
-    x0, x1, y0, y1 = extent
     if field is not None:
         image = Image.fromarray(_field_colours(field)).resize((size, size), Image.BILINEAR)
     else:
@@ -89,10 +89,7 @@ def render_points(
     draw = ImageDraw.Draw(image)
 
     def plot(p: np.ndarray, colour: tuple[int, int, int]) -> None:
-        p = np.asarray(p, np.float64)
-        xs = (p[:, 0] - x0) / (x1 - x0) * (size - 1)
-        ys = (y1 - p[:, 1]) / (y1 - y0) * (size - 1)
-        for x, y in zip(xs, ys):
+        for x, y in to_pixels(p, extent, size):
             if 0 <= x < size and 0 <= y < size:
                 draw.ellipse((x - 1.5, y - 1.5, x + 1.5, y + 1.5), colour)
 

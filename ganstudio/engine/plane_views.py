@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ganstudio.engine import losses
-from ganstudio.engine.generator import eval_mode
+from ganstudio.engine.nets.layers import eval_mode
 
 MANIFOLD_SIDE = 31  # grid lines along each z axis (2-D z); 1-D z gets MANIFOLD_POINTS
 MANIFOLD_POINTS = 201

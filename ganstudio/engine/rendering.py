@@ -15,6 +15,7 @@ from PIL import Image, ImageDraw
 
 from ganstudio.engine.atomic import atomic_write_bytes
 from ganstudio.engine.images import make_grid
+from ganstudio.engine.view2d import Extent, to_pixels
 
 SCATTER_SIZE = 420
 POINT_COLOURS = [
@@ -25,7 +26,7 @@ POINT_COLOURS = [
 
 def scatter(
     background: np.ndarray,
-    extent: tuple[float, float, float, float],
+    extent: Extent,
     marks: Sequence[tuple[np.ndarray, tuple[int, int, int], float]] = (),
     lines: Sequence[tuple[np.ndarray, tuple[int, int, int]]] = (),
     size: int = SCATTER_SIZE,
@@ -34,12 +35,9 @@ def scatter(
     and polylines, in a square view of ``extent`` (x0, x1, y0, y1)."""
     image = Image.new("RGB", (size, size), (27, 29, 33))
     draw = ImageDraw.Draw(image)
-    x0, x1, y0, y1 = extent
 
     def pixels(p: np.ndarray) -> np.ndarray:
-        p = np.asarray(p, np.float64).reshape(-1, 2)
-        return np.stack([(p[:, 0] - x0) / (x1 - x0) * (size - 1),
-                         (y1 - p[:, 1]) / (y1 - y0) * (size - 1)], axis=1)
+        return to_pixels(p, extent, size)
 
     for x, y in pixels(background):
         draw.point((x, y), fill=(110, 116, 126))
@@ -52,13 +50,6 @@ def scatter(
             draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=colour,
                          outline=(250, 250, 250) if radius >= 5 else None)
     return np.ascontiguousarray(np.asarray(image))
-
-
-def extent_of(points: np.ndarray, margin: float = 0.15) -> tuple[float, float, float, float]:
-    """A square view around ``points`` with a margin."""
-    lo, hi = points.min(axis=0), points.max(axis=0)
-    centre, half = (lo + hi) / 2, float((hi - lo).max()) * (0.5 + margin) + 1e-3
-    return (centre[0] - half, centre[0] + half, centre[1] - half, centre[1] + half)
 
 
 def upscale(image: np.ndarray, factor: int) -> np.ndarray:

@@ -259,13 +259,19 @@ class MetricsTail:
         self._offset = 0
         self._partial = b""
 
-    def poll(self) -> list[dict]:
+    @property
+    def offset(self) -> int:
+        """How many bytes of the file have been read."""
+        return self._offset
+
+    def poll(self, max_bytes: int = -1) -> list[dict]:
+        """The records in the next ``max_bytes`` of the file (all that is there by default)."""
         try:
             if not stat.S_ISREG(os.stat(self.path).st_mode):
                 return []  # RunFolder says what is wrong with it
             with open(self.path, "rb") as f:
                 f.seek(self._offset)
-                chunk = f.read()
+                chunk = f.read(max_bytes)
         except OSError:
             return []
         if not chunk:

@@ -38,7 +38,7 @@ from ganstudio.engine.checkpoint import (
     state_path_for,
     write_latest,
 )
-from ganstudio.engine.config import RunConfig, check_hyper, validate
+from ganstudio.engine.config import RunConfig, check_hyper, check_model, validate
 from ganstudio.engine.data.batches import BatchSource, open_source
 from ganstudio.engine.devices import autocast_dtype, available_memory, describe, resolve_device
 from ganstudio.engine.errors import CheckpointError, ConfigError, DiskFullError
@@ -62,7 +62,6 @@ from ganstudio.engine.events import (
     StepOnce,
     Stop,
 )
-from ganstudio.engine.generator import eval_mode
 from ganstudio.engine.images import from_uint8, make_grid, to_uint8
 from ganstudio.engine.metrics.registry import EvalContext, evaluations_for
 from ganstudio.engine.nets import (
@@ -71,8 +70,10 @@ from ganstudio.engine.nets import (
     build_on_meta,
     check_parameter_count,
 )
+from ganstudio.engine.nets.layers import eval_mode
 from ganstudio.engine.readers import format_size
 from ganstudio.engine.runs import RunWriter, is_disk_full
+from ganstudio.engine.view2d import view_extent
 
 # How often the last-good copy of the weights is refreshed for the NaN guard.
 GUARD_EVERY = 100
@@ -160,10 +161,13 @@ class Trainer:
         if self._data_source is not None:
             self.source = self._data_source(self.device, self.rng)
         else:
-            self.source = open_source(cfg.data.name, cfg.data.seed, cfg.data.path, self.device,
-                                      self.rng)
+            self.source = open_source(cfg.data, self.device, self.rng, self.world.rank)
         self.data = self.source.dataset  # the set in memory, for the 2-D views and modes
         info = self.info = self.source.info
+        if cfg.data.is_real:  # its classes are known now that it is prepared
+            found = check_model(cfg.model, info)
+            if found:
+                raise ConfigError(f"{found[0]} (data.source {cfg.data.source})")
         _check_cost(cfg, info, self.device)
         self.G, self.D = build_networks(cfg.model, info, cfg.loss.name)
         if cfg.model.output_bias == "marginals":
@@ -194,7 +198,7 @@ class Trainer:
 
         self.output_range = self.G.output_range
         self._make_fixed_noise()
-        self.view_extent = _extent(self.data.x) if not self.info.is_image else None
+        self.view_extent = None if self.info.is_image else view_extent(self.data.x.numpy())
         self._evaluations = evaluations_for(cfg.train.evals, self.source)
         self.elapsed = 0.0
         self.step = 0
@@ -821,7 +825,9 @@ class Trainer:
             "step": self.step,
             "family": self.config.model.family,
             "model": model,
-            "dataset": {**self.info.to_dict(), "description": self.info.description},
+            "dataset": {**self.info.to_dict(), "description": self.info.description,
+                        **({"prepared": self.source.prepared.key} if self.config.data.is_real
+                           else {})},
             "output_range": list(self.output_range) if self.output_range else None,
             "ema": self.G_ema is not None,
             "loss": self.config.loss.name,
@@ -892,7 +898,10 @@ class Trainer:
             raise CheckpointError(f"{state_file}: the training state's random-number generator "
                                   f"state is damaged ({str(e).splitlines()[0]}).") from None
         if "data" in state:
-            self.source.load_state_dict(state["data"])
+            data_state = state["data"]
+            if self.world.distributed and "seed" in data_state:  # each rank's own order
+                data_state = {**data_state, "seed": self.source.state_dict()["seed"]}
+            self.source.load_state_dict(data_state)
         if "diagnostics" in state:  # absent from states saved before diagnostics existed
             self._load_diagnostics_state(state["diagnostics"])
         if self.world.distributed:  # rank 0's saved stream would give every rank its batches
@@ -959,14 +968,6 @@ def _optimizer(cfg: RunConfig, params, lr: float) -> torch.optim.Optimizer:
     if o.name == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr, momentum=o.beta1 if o.beta1 else 0.0)
     return torch.optim.Adam(params, lr=lr, betas=(o.beta1, o.beta2))
-
-
-def _extent(points: torch.Tensor) -> tuple[float, float, float, float]:
-    """A square view around the data with a margin: where 2-D snapshots are drawn."""
-    lo, hi = points.min(dim=0).values, points.max(dim=0).values
-    centre, half = (lo + hi) / 2, float((hi - lo).max()) * 0.6 + 1e-3
-    cx, cy = float(centre[0]), float(centre[1])
-    return (cx - half, cx + half, cy - half, cy + half)
 
 
 def _logits(D: nn.Module, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:

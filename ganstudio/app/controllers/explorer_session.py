@@ -23,6 +23,7 @@ from ganstudio.engine.generator import Generator, RenderOptions
 from ganstudio.engine.readers import read_bytes
 
 FOLLOW_MS = 1000
+FOLLOW_RETRY_MAX_MS = 60_000  # a newest checkpoint that fails is retried ever less often
 
 
 @dataclass
@@ -57,6 +58,7 @@ class ExplorerSession(QObject):
     keyframes_changed = Signal()
     selection_changed = Signal(int)
     rendered = Signal(str, float)  # kind, seconds: every finished render (for benchmarks)
+    follow_problem = Signal(str)  # why the run's newest checkpoint cannot be shown; "" when it can
 
     def __init__(self, generator: Generator, follow: Path | None = None,
                  parent: QObject | None = None):
@@ -92,8 +94,13 @@ class ExplorerSession(QObject):
         self._pca_running = False
         self._follow = follow
         self._follow_stamp: str | None = None
+        self._following = False
+        self._follow_checking = False  # a check runs off the UI thread
+        self._follow_failures = 0  # in a row, of the checkpoint named by _failed_stamp
+        self._failed_stamp: str | None = None
+        self._follow_problem = ""
         self._follow_timer = QTimer(self)
-        self._follow_timer.setInterval(FOLLOW_MS)
+        self._follow_timer.setSingleShot(True)
         self._follow_timer.timeout.connect(self._check_follow)
         self._reset_latents()
         self._directions_for = self._direction_class()
@@ -129,32 +136,55 @@ class ExplorerSession(QObject):
 
     @property
     def following(self) -> bool:
-        return self._follow_timer.isActive()
+        return self._following
 
     def can_follow(self) -> bool:
         return self._follow is not None
 
     def set_following(self, on: bool) -> None:
-        """Live: reload whenever the run writes a newer checkpoint. Off: a frozen snapshot."""
-        if on and self._follow is not None:
-            self._follow_timer.start()
+        """Live: reload whenever the run writes a newer checkpoint. Off: a frozen snapshot.
+
+        Checks and loads run off the UI thread, one at a time. A checkpoint that fails to
+        load is retried with back-off (a run may still be writing it, or it is broken), and
+        ``follow_problem`` says once what is wrong with it.
+        """
+        self._following = on and self._follow is not None
+        self._follow_timer.stop()
+        if self._following:
             self._check_follow()
-        else:
-            self._follow_timer.stop()
 
     def _check_follow(self) -> None:
-        from ganstudio.engine.formats import load_generator
+        from ganstudio.app.background import run_in_background
 
-        stamp = _latest_stamp(self._follow)
-        if stamp is None or stamp == self._follow_stamp:
+        if not self._following or self._follow_checking:
             return
-        try:
-            generator = load_generator(self._follow)
-        except GanStudioError as e:
-            self.render_failed.emit("grid", str(e))
+        self._follow_checking = True
+        run_in_background(_newer_checkpoint, self._follow, self._follow_stamp, owner=self,
+                          on_done=self._on_follow_checked)
+
+    def _on_follow_checked(self, check: FollowCheck) -> None:
+        self._follow_checking = False
+        if not self._following:
             return
-        self._follow_stamp = stamp
-        self.set_generator(generator)
+        if check.error is None:
+            self._follow_failures, self._failed_stamp = 0, None
+            self._report_follow_problem("")
+            if check.generator is not None:
+                self._follow_stamp = check.stamp
+                self.set_generator(check.generator)
+            delay = FOLLOW_MS
+        else:
+            if check.stamp != self._failed_stamp:  # a newer checkpoint: the back-off restarts
+                self._follow_failures, self._failed_stamp = 0, check.stamp
+            self._follow_failures += 1
+            delay = min(FOLLOW_MS * 2 ** self._follow_failures, FOLLOW_RETRY_MAX_MS)
+            self._report_follow_problem(check.error)
+        self._follow_timer.start(delay)
+
+    def _report_follow_problem(self, text: str) -> None:
+        if text != self._follow_problem:
+            self._follow_problem = text
+            self.follow_problem.emit(text)
 
     # --- the grid -------------------------------------------------------------------------
 
@@ -640,8 +670,33 @@ class ExplorerSession(QObject):
         return lambda progress: explore.export_animation(path, request, fps, True, progress)
 
     def close(self) -> None:
+        self._following = False
         self._follow_timer.stop()
         self.worker.shutdown()
+
+
+@dataclass(frozen=True)
+class FollowCheck:
+    """What a check of a followed run found: latest.json's content, and the newer generator
+    it names (or why that cannot be loaded)."""
+
+    stamp: str | None
+    generator: Generator | None = None
+    error: str | None = None
+
+
+def _newer_checkpoint(run_dir: Path, known: str | None) -> FollowCheck:
+    """Runs off the UI thread: load the run's newest checkpoint unless it is ``known``."""
+    from ganstudio.engine.formats import load_generator
+
+    stamp = _latest_stamp(run_dir)
+    if stamp is None or stamp == known:
+        return FollowCheck(stamp)
+    try:
+        return FollowCheck(stamp, load_generator(run_dir))
+    except Exception as e:  # any failure is said once in the window, never a traceback a second
+        reason = str(e) if isinstance(e, GanStudioError) else f"{type(e).__name__}: {e}"
+        return FollowCheck(stamp, error=reason)
 
 
 def _latest_stamp(path: Path | None) -> str | None:

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from ganstudio.app.history import MetricHistory
 from ganstudio.engine import events as ev
+from ganstudio.engine.plotdata import RunData
 
 
 class RunState(QObject):
@@ -26,10 +26,11 @@ class RunState(QObject):
     checkpoint_saved = Signal(object)  # CheckpointEvent
     done = Signal(object)  # DoneEvent
 
-    def __init__(self, run_dir: str | Path | None = None, parent: QObject | None = None):
+    def __init__(self, run_dir: str | Path | None = None, parent: QObject | None = None,
+                 history: RunData | None = None):
         super().__init__(parent)
         self.run_dir = Path(run_dir) if run_dir is not None else None
-        self.history = MetricHistory()
+        self.history = history if history is not None else RunData()  # what the plots draw
         self.total_steps = 0
         self.first_step = 0
         self.device_name = ""
@@ -68,8 +69,25 @@ class RunState(QObject):
                 steps.append(event)
                 continue
             flush_steps()
+            if isinstance(event, ev.EvalEvent):
+                self.history.append([event])
+            elif isinstance(event, ev.StartedEvent) and event.step:
+                self.history.truncate_after(event.step)  # a resumed run supersedes the rest
             self._apply_one(event)
         flush_steps()
+
+    def load(self, events: list, last_step: ev.StepEvent | None) -> None:
+        """Take the events of a run read from its folder, whose steps and evaluations are in
+        ``history`` already; of the evaluations, only the latest is announced."""
+        evaluations = [event for event in events if isinstance(event, ev.EvalEvent)]
+        for event in events:
+            if not isinstance(event, ev.EvalEvent):
+                self._apply_one(event)
+        if evaluations:
+            self._apply_one(evaluations[-1])
+        if last_step is not None:
+            self.last_step = last_step
+            self.steps_added.emit()
 
     def _apply_one(self, event) -> None:
         if isinstance(event, ev.StartedEvent):
@@ -80,8 +98,6 @@ class RunState(QObject):
                 self.real_points = event.real_points
             if event.run_dir and self.run_dir is None:
                 self.run_dir = Path(event.run_dir)
-            if event.step:
-                self.history.truncate_after(event.step)
             self.started.emit(event)
             self.set_status("running")
         elif isinstance(event, ev.SamplesEvent):

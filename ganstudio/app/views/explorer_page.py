@@ -7,7 +7,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QSignalBlocker, Qt, QTimer
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -89,6 +89,9 @@ class ExplorerPage(QWidget):
         self.live.setToolTip("On: reload the generator whenever the run saves a checkpoint. "
                              "Off: a frozen snapshot.")
         self.live.toggled.connect(lambda on: self.session and self.session.set_following(on))
+        self.live_problem = QElidingLabel()  # a line of its own under the header, when shown
+        self.live_problem.setStyleSheet(f"color: {theme.WARNING}; padding: 0 14px 4px 14px;")
+        self.live_problem.hide()
         self.export_button = QToolButton()
         self.export_button.setText("Export")
         self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
@@ -143,6 +146,7 @@ class ExplorerPage(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(header)
+        layout.addWidget(self.live_problem)
         layout.addWidget(body, 1)
 
     def _build_controls(self) -> QScrollArea:
@@ -158,7 +162,7 @@ class ExplorerPage(QWidget):
         self.seed.valueChanged.connect(lambda v: self.session and self.session.set_seed(int(v)))
         shuffle = QPushButton("Shuffle")
         shuffle.setToolTip("A new random seed")
-        shuffle.clicked.connect(self._shuffle)
+        shuffle.clicked.connect(self.shuffle)
         seed_row = QHBoxLayout()
         seed_row.addWidget(self.seed, 1)
         seed_row.addWidget(shuffle)
@@ -384,18 +388,17 @@ class ExplorerPage(QWidget):
         session.keyframes_changed.connect(self._on_keyframes)
         session.selection_changed.connect(self._on_selection)
         session.generator_changed.connect(self._describe)
+        session.follow_problem.connect(self._on_follow_problem)
+        self._on_follow_problem("")
         self._describe(session.generator)
         self.live.setVisible(session.can_follow())
-        self.live.blockSignals(True)
-        self.live.setChecked(session.following)
-        self.live.blockSignals(False)
+        with QSignalBlocker(self.live):
+            self.live.setChecked(session.following)
         for widget, value in ((self.seed, session.seed), (self.keyframe_seed, 1)):
-            widget.blockSignals(True)
-            widget.setValue(value)
-            widget.blockSignals(False)
-        self.grid_size.blockSignals(True)
-        self.grid_size.setCurrentIndex(GRID_SIZES.index(session.grid_size))
-        self.grid_size.blockSignals(False)
+            with QSignalBlocker(widget):
+                widget.setValue(value)
+        with QSignalBlocker(self.grid_size):
+            self.grid_size.setCurrentIndex(GRID_SIZES.index(session.grid_size))
         self._set_class_controls()
         self._rebuild_directions()
         self._on_keyframes()
@@ -448,13 +451,13 @@ class ExplorerPage(QWidget):
 
     # --- reactions to the user ------------------------------------------------------------
 
-    def _shuffle(self) -> None:
+    def shuffle(self) -> None:
+        """A new random seed for the grid."""
         if self.session is None:
             return
         seed = self.session.shuffle()
-        self.seed.blockSignals(True)
-        self.seed.setValue(seed)
-        self.seed.blockSignals(False)
+        with QSignalBlocker(self.seed):
+            self.seed.setValue(seed)
 
     def _on_cell_clicked(self, index: int) -> None:
         if self.session is not None and not self.session.points:
@@ -470,16 +473,13 @@ class ExplorerPage(QWidget):
             self.grid.set_selected(index)
         label = self.session.selected_label()
         if label is not None:
-            self.sample_class.blockSignals(True)
-            self.sample_class.setCurrentIndex(label)
-            self.sample_class.blockSignals(False)
+            with QSignalBlocker(self.sample_class):
+                self.sample_class.setCurrentIndex(label)
         for slider in self._direction_sliders.values():
-            slider.blockSignals(True)
-            slider.setValue(0.0)
-            slider.blockSignals(False)
-        self.morph_amount.blockSignals(True)
-        self.morph_amount.setValue(0.0)
-        self.morph_amount.blockSignals(False)
+            with QSignalBlocker(slider):
+                slider.setValue(0.0)
+        with QSignalBlocker(self.morph_amount):
+            self.morph_amount.setValue(0.0)
 
     def _on_class_mode(self, index: int) -> None:
         if self.session is None or index < 0:
@@ -565,12 +565,10 @@ class ExplorerPage(QWidget):
                 label += f" · {self.session.classes[key.label]}"
             self.keyframes.addItem(label)
         for widget, value in ((self.method, self.session.method),):
-            widget.blockSignals(True)
-            widget.setCurrentText(value)
-            widget.blockSignals(False)
-        self.frame_count.blockSignals(True)
-        self.frame_count.setValue(self.session.frames)
-        self.frame_count.blockSignals(False)
+            with QSignalBlocker(widget):
+                widget.setCurrentText(value)
+        with QSignalBlocker(self.frame_count):
+            self.frame_count.setValue(self.session.frames)
 
     # --- player ---------------------------------------------------------------------------
 
@@ -646,6 +644,14 @@ class ExplorerPage(QWidget):
         distances = ", ".join(f"{d:.1f}" for d in result["distances"])
         unit = "RMS pixel distance (0–255)" if not self.session.points else "distance"
         self.nearest_distances.setText(f"{unit}: {distances}")
+
+    def _on_follow_problem(self, text: str) -> None:
+        self.live_problem.setText(f"Live: the run's newest checkpoint cannot be loaded. {text}"
+                                  if text else "")
+        self.live_problem.setToolTip(
+            "The explorer shows the last checkpoint that could be loaded and tries the newest "
+            "again, less and less often." if text else "")
+        self.live_problem.setVisible(bool(text))
 
     def _on_failed(self, kind: str, message: str) -> None:
         canvas = {"grid": self.grid, "selected": self.selected, "strip": self.strip,

@@ -1,11 +1,10 @@
 """The live training curves: losses, D's outputs and gradient norms on three linked plots.
 
-The view reads a ``MetricHistory`` and redraws from it on a timer, never on every appended
-row. With a million rows a plain ``setData`` of the full columns costs far more than a frame,
-so each series keeps a min/max envelope over buckets of 2ᵏ rows, extended as rows arrive, and
-the curves are fed one or two buckets per pixel: the same picture as pyqtgraph's peak
-downsampling, at a cost that does not grow with the run. Smoothing (TensorBoard's debiased
-EMA) is extended the same way, from the running state of the average.
+The view draws what a ``PlotData`` model gives it, on a timer, never on every appended row:
+per series, points at one or two per pixel (min/max envelopes of long runs), smoothed and in
+log units when asked. The model keeps those up to date as rows arrive, so a frame costs the
+same at a million rows as at a thousand; the view only places them, fits the ranges and
+reads out values under the mouse.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from functools import partial
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QObject, QPointF, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QPointF, QSignalBlocker, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -35,9 +34,9 @@ from superqt import QFlowLayout, QLabeledDoubleSlider
 from superqt.utils import qthrottled
 
 from ganstudio.app import theme
-from ganstudio.app.history import MetricHistory, debiased_ema
+from ganstudio.engine.plotdata import Curve, PlotData
 
-# (title, metrics) of each plot, top to bottom.
+# (title, series) of each plot, top to bottom.
 PLOTS = (
     ("Loss", ("loss_g", "loss_d")),
     ("D output", ("d_real", "d_fake")),
@@ -78,34 +77,37 @@ def _row_of(*widgets: QWidget) -> QWidget:
 
 
 class LossPlot(QWidget):
-    """Three stacked plots of a run's metrics with linked x axes, smoothing and a hover read-out.
+    """Stacked plots of a run's series with linked x axes, smoothing and a hover read-out.
 
-    The owner calls ``refresh()`` from a timer (or ``start_auto_refresh()``); it redraws only
-    when the history or a setting changed. Follow-latest keeps all data in view; zooming or
-    panning with the mouse turns it off, and ``reset_zoom()`` turns it back on.
+    ``plots`` is (title, series names) per plot, top to bottom: the step series (``loss_g``,
+    …) or an evaluation's (``modes/modes``). The owner calls ``refresh()`` from a timer (or
+    ``start_auto_refresh()``); it redraws only when the data or a setting changed.
+    Follow-latest keeps all data in view; zooming or panning with the mouse turns it off, and
+    ``reset_zoom()`` turns it back on.
     """
 
     settings_changed = Signal()  # smoothing, log scale or x axis changed: worth persisting
     follow_latest_changed = Signal(bool)  # also when a zoom with the mouse turned it off
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, plots: Sequence[tuple[str, Sequence[str]]] = PLOTS,
+                 parent: QWidget | None = None):
         super().__init__(parent)
-        self._history: MetricHistory | None = None
+        self._layout = tuple((title, tuple(names)) for title, names in plots)
+        self._series = tuple(name for _, names in self._layout for name in names)
+        self._data: PlotData | None = None
+        self._run: str | None = None  # the run drawn, one of the model's
         self._smoothing = 0.0
         self._log_scale = False
         self._x_axis = "step"
         self._follow = True
-        self._hover_row: int | None = None
+        self._hover_x: float | None = None  # x of the row under the mouse
         self._readout_plain = ""
         self._dirty = True  # a setting or the view changed: the next refresh redraws
         self._refit = True  # the next draw fits the ranges afresh, even if the data fits now
-        self._drawn_version: int | None = None
-        self._raw = _PeakEnvelopes()  # of the METRICS columns, in that order
-        self._smoothed = _SmoothedSeries()
+        self._drawn_version: tuple | None = None
+        self._minimums: dict[str, float] = {}  # per series, as last drawn: for the log note
         # Per plot: fit y to the data in view (until the user zooms or pans that plot's y).
-        self._auto_y = [True] * len(PLOTS)
-        self._rows_seen = 0
-        self._last_row: np.ndarray | None = None  # row rows_seen - 1, to notice a rewrite
+        self._auto_y = [True] * len(self._layout)
 
         self._build_controls()
         self._build_plots()
@@ -214,8 +216,8 @@ class LossPlot(QWidget):
         self._curves: dict[str, _Curve] = {}
         self._raw_curves: dict[str, _Curve] = {}
         self._hover_lines: list[pg.InfiniteLine] = []
-        for row, (title, names) in enumerate(PLOTS):
-            last = row == len(PLOTS) - 1
+        for row, (title, names) in enumerate(self._layout):
+            last = row == len(self._layout) - 1
             axes = {"left": _YAxisItem(orientation="left")}
             if last:
                 axes["bottom"] = self._x_axis_item
@@ -227,12 +229,12 @@ class LossPlot(QWidget):
             legend.layout.setContentsMargins(4, 0, 4, 0)
             self._style_plot(plot, title, show_x=last)
             for name in names:  # raw first, so that every smoothed curve is drawn over them
-                raw = _over_background(theme.SERIES[name], RAW_OPACITY)
+                raw = _over_background(theme.series_colour(name), RAW_OPACITY)
                 self._raw_curves[name] = self._add_curve(plot, raw, None)
                 self._raw_curves[name].hide()
             for name in names:
-                self._curves[name] = self._add_curve(plot, QColor(theme.SERIES[name]),
-                                                     theme.SERIES_NAMES[name])
+                self._curves[name] = self._add_curve(plot, QColor(theme.series_colour(name)),
+                                                     theme.series_label(name))
             line = pg.InfiniteLine(angle=90, movable=False,
                                    pen=pg.mkPen(theme.MUTED, width=1,
                                                 style=Qt.PenStyle.DashLine))
@@ -293,21 +295,20 @@ class LossPlot(QWidget):
 
     # ---------------------------------------------------------------- public API
 
-    def set_history(self, history: MetricHistory) -> None:
-        """Draw this history from now on (the caches of the previous one are dropped)."""
-        self._history = history
-        self._reset_caches()
-        self._hover_row = None
+    def set_data(self, data: PlotData, run: str) -> None:
+        """Draw this run of this model from now on."""
+        self._data, self._run = data, run
+        self._hover_x = None
         self._dirty = self._refit = True
         self.refresh()
 
     def refresh(self) -> bool:
-        """Redraw if the history or a setting changed since the last draw; return whether it did."""
-        history = self._history
-        if history is None or (not self._dirty and history.version == self._drawn_version):
+        """Redraw if the data or a setting changed since the last draw; return whether it did."""
+        data = self._data
+        if data is None or (not self._dirty and data.version == self._drawn_version):
             return False
         self._draw()
-        self._drawn_version = history.version
+        self._drawn_version = data.version
         self._dirty = False
         return True
 
@@ -336,15 +337,17 @@ class LossPlot(QWidget):
         if weight == self._smoothing:
             return
         self._smoothing = weight
-        self._smoothing_slider.blockSignals(True)
-        self._smoothing_slider.setValue(weight)
-        self._smoothing_slider.blockSignals(False)
-        self._dirty = True
-        self.refresh()
+        with QSignalBlocker(self._smoothing_slider):
+            self._smoothing_slider.setValue(weight)
+        self._redraw()
         self.settings_changed.emit()
 
     def smoothing(self) -> float:
         return self._smoothing
+
+    def series(self) -> tuple[str, ...]:
+        """The series drawn, plot by plot."""
+        return self._series
 
     def set_log_scale(self, on: bool) -> None:
         """Logarithmic y axes; zero and negative values are left out of the curves."""
@@ -352,19 +355,17 @@ class LossPlot(QWidget):
         if on == self._log_scale:
             return
         self._log_scale = on
-        self._log_check.blockSignals(True)
-        self._log_check.setChecked(on)
-        self._log_check.blockSignals(False)
+        with QSignalBlocker(self._log_check):
+            self._log_check.setChecked(on)
         x_range = self._plots[-1].vb.viewRange()[0]
         for plot in self._plots:
             plot.setLogMode(x=False, y=on)
             plot.vb.enableAutoRange(x=False, y=False)  # PlotItem turned it on again
         if not self._follow:
             self._plots[-1].vb.setXRange(*x_range, padding=0)
-        self._auto_y = [True] * len(PLOTS)  # a y range in the other scale means nothing
+        self._auto_y = [True] * len(self._layout)  # a y range in the other scale means nothing
         self._refit = True
-        self._dirty = True
-        self.refresh()
+        self._redraw()
         self.settings_changed.emit()
 
     def log_scale(self) -> bool:
@@ -377,15 +378,13 @@ class LossPlot(QWidget):
         if choice == self._x_axis:
             return
         self._x_axis = choice
-        self._x_combo.blockSignals(True)
-        self._x_combo.setCurrentIndex(self._x_combo.findData(choice))
-        self._x_combo.blockSignals(False)
+        with QSignalBlocker(self._x_combo):
+            self._x_combo.setCurrentIndex(self._x_combo.findData(choice))
         self._x_axis_item.set_mode(choice)
         self._plots[-1].setLabel("bottom", X_AXES[choice][1])
         # The old x range means nothing on the new axis: show everything again.
         self._set_follow(True)
-        self._dirty = True
-        self.refresh()
+        self._redraw()
         self.settings_changed.emit()
 
     def x_axis(self) -> str:
@@ -397,8 +396,7 @@ class LossPlot(QWidget):
         if on == self._follow:
             return
         self._set_follow(on)
-        self._dirty = True
-        self.refresh()
+        self._redraw()
 
     def follow_latest(self) -> bool:
         return self._follow
@@ -406,13 +404,13 @@ class LossPlot(QWidget):
     def reset_zoom(self) -> None:
         """Show all data, fit the y axes and follow new data again."""
         self._set_follow(True)
-        self._dirty = True
-        self.refresh()
+        self._redraw()
 
     def hover_at(self, x: float) -> None:
         """Put the hover line on the row nearest to ``x`` (on the current x axis) and show its
         values in the read-out."""
-        self._hover_row = self._nearest_row(x)
+        readout = self._readout_at(x)
+        self._hover_x = readout.x if readout is not None else None
         self._show_hover()
 
     def readout_text(self) -> str:
@@ -426,118 +424,88 @@ class LossPlot(QWidget):
         pixels; these arrays are what that envelope summarises.
         """
         if name not in self._curves:
-            raise KeyError(f"no series {name!r}; the series are {', '.join(METRICS)}")
-        if self._history is None or self._history.n == 0:
+            raise KeyError(f"no series {name!r}; the series are {', '.join(self._series)}")
+        if self._data is None:
             return np.empty(0), np.empty(0)
-        x = self._history.column(X_AXES[self._x_axis][0])
-        if self._smoothing > 0:
-            return x, self._smoothed.values(self._columns(), self._smoothing)[METRICS.index(name)]
-        return x, self._history.column(name)
+        return self._data.series(self._run, name, X_AXES[self._x_axis][0], self._smoothing)
 
     # ---------------------------------------------------------------- drawing
 
+    def _redraw(self) -> None:
+        """Draw now, though the data may not have changed: a setting or the view did."""
+        self._dirty = True
+        self.refresh()
+
     def _draw(self) -> None:
-        history = self._history
-        self._notice_rewrite(history)
-        n = history.n
-        if n == 0:
+        data, runs = self._data, [self._run]
+        x_column = X_AXES[self._x_axis][0]
+        vb = self._plots[-1].vb
+        bounds = data.x_bounds(self._series, runs, x_column)
+        if bounds is None:
             for curve in (*self._curves.values(), *self._raw_curves.values()):
-                curve.set_points(np.empty(0), np.empty(0), log=False)
-            self._hover_row = None
+                curve.clear_points()
+            self._hover_x = None
+            self._minimums = {}
             self._show_hover()
             self._log_note.hide()
             return
-        x = history.column(X_AXES[self._x_axis][0])
-        vb = self._plots[-1].vb
         if self._follow:
-            lo, hi = _finite_bounds(x)
-            if lo is not None:
-                _follow_x(vb, lo, hi)
-            first, last = 0, n
+            _follow_x(vb, *bounds)
+            x_range = None
         else:
-            left, right = vb.viewRange()[0]
-            first = max(int(np.searchsorted(x, left, side="left")) - 1, 0)
-            last = min(int(np.searchsorted(x, right, side="right")) + 1, n)
+            x_range = tuple(vb.viewRange()[0])
         width = vb.width()
         buckets = max(int(width * BUCKETS_PER_PIXEL), 256) if width > 1 else 2048
-        columns = self._columns()
-        self._raw.update(columns)
-        if self._smoothing > 0:
-            smoothed = self._smoothed.values(columns, self._smoothing)
-        log = self._log_scale
-        drawn: dict[str, list[_Curve]] = {}  # the curves drawn for each metric
-        for i, name in enumerate(METRICS):
-            raw = self._raw.window(i, x, columns[i], first, last, buckets)
-            raw_curve, curve = self._raw_curves[name], self._curves[name]
-            if self._smoothing > 0:
-                raw_curve.set_points(*raw, log)
+        view = data.view(self._series, runs, x_column, x_range, buckets, self._smoothing,
+                         self._log_scale)
+        y_bounds: dict[str, list] = {}  # per series: the bounds of the curves drawn for it
+        for name in self._series:
+            curve, raw_curve = self._curves[name], self._raw_curves[name]
+            drawn: Curve | None = view.get((self._run, name))
+            if drawn is None:
+                curve.clear_points()
+                raw_curve.clear_points()
+                y_bounds[name] = []
+                continue
+            if drawn.raw_y is not None:
+                raw_curve.set_points(drawn.raw_x, drawn.raw_y, drawn.x_bounds,
+                                     drawn.raw_y_bounds)
                 raw_curve.show()
-                main = self._smoothed.envelopes.window(i, x, smoothed[i], first, last, buckets)
-                drawn[name] = [raw_curve, curve]
-            else:
-                if raw_curve.isVisible():
-                    raw_curve.hide()
-                    raw_curve.set_points(np.empty(0), np.empty(0), log=False)
-                main = raw
-                drawn[name] = [curve]
-            curve.set_points(*main, log)
-        self._fit_y(drawn)
+            elif raw_curve.isVisible():
+                raw_curve.hide()
+                raw_curve.clear_points()
+            curve.set_points(drawn.x, drawn.y, drawn.x_bounds, drawn.y_bounds)
+            y_bounds[name] = [drawn.y_bounds, drawn.raw_y_bounds]
+        self._minimums = {name: drawn.minimum for (_, name), drawn in view.items()}
+        self._fit_y(y_bounds)
         self._refit = False
-        if self._hover_row is not None and self._hover_row >= n:
-            self._hover_row = None
         self._show_hover()
         self._show_log_note()
 
-    def _fit_y(self, drawn: dict[str, list[_Curve]]) -> None:
+    def _fit_y(self, y_bounds: dict[str, list]) -> None:
         """Fit the y range of each plot the user has not zoomed to the values it draws."""
-        for index, (plot, (_, names)) in enumerate(zip(self._plots, PLOTS)):
+        for index, (plot, (_, names)) in enumerate(zip(self._plots, self._layout)):
             if not self._auto_y[index]:
                 continue
-            bounds = [curve.dataBounds(1) for name in names for curve in drawn[name]]
-            bounds = [b for b in bounds if b[0] is not None]
+            bounds = [b for name in names for b in y_bounds[name] if b is not None]
             if bounds:
                 lo, hi = min(b[0] for b in bounds), max(b[1] for b in bounds)
                 _fit_y_range(plot.vb, lo, hi, self._refit)
 
-    def _columns(self) -> list[np.ndarray]:
-        return [self._history.column(name) for name in METRICS]
-
-    def _notice_rewrite(self, history: MetricHistory) -> None:
-        """Drop the caches when rows already drawn were removed or replaced (a truncate, a
-        clear, or a resumed run writing over them); otherwise new rows extend them."""
-        n = history.n
-        seen = self._rows_seen
-        if seen and (n < seen or not np.array_equal(self._row(history, seen - 1),
-                                                     self._last_row, equal_nan=True)):
-            self._reset_caches()
-        self._rows_seen = n
-        self._last_row = self._row(history, n - 1) if n else None
-
-    @staticmethod
-    def _row(history: MetricHistory, i: int) -> np.ndarray:
-        return np.array([history.column(name)[i] for name in ("step", "elapsed", *METRICS)])
-
-    def _reset_caches(self) -> None:
-        self._raw.clear()
-        self._smoothed.clear()
-        self._rows_seen = 0
-        self._last_row = None
-
     def _set_follow(self, on: bool) -> None:
         changed = on != self._follow
         self._follow = on
-        self._follow_button.blockSignals(True)
-        self._follow_button.setChecked(on)
-        self._follow_button.blockSignals(False)
+        with QSignalBlocker(self._follow_button):
+            self._follow_button.setChecked(on)
         if on:
-            self._auto_y = [True] * len(PLOTS)
+            self._auto_y = [True] * len(self._layout)
             self._refit = True
         if changed:
             self.follow_latest_changed.emit(on)
 
     def _show_log_note(self) -> None:
-        hidden = [theme.SERIES_NAMES[name] for i, name in enumerate(METRICS)
-                  if self._log_scale and self._raw.minimum(i) <= 0]
+        hidden = [theme.series_label(name) for name in self._series
+                  if self._log_scale and self._minimums.get(name, math.inf) <= 0]
         self._log_note.setVisible(bool(hidden))
         if hidden:
             self._log_note.setToolTip(f"{', '.join(hidden)} went to zero or below at some "
@@ -545,52 +513,44 @@ class LossPlot(QWidget):
 
     # ---------------------------------------------------------------- hover read-out
 
-    def _nearest_row(self, x: float) -> int | None:
-        if self._history is None or self._history.n == 0 or not math.isfinite(x):
+    def _readout_at(self, x: float | None):
+        """The values at the row nearest to ``x`` (the latest row when None), or None."""
+        if self._data is None:
             return None
-        column = self._history.column(X_AXES[self._x_axis][0])
-        i = int(np.searchsorted(column, x))
-        if i >= len(column):
-            return len(column) - 1
-        if i > 0 and abs(x - column[i - 1]) <= abs(column[i] - x):
-            return i - 1
-        return i
+        return self._data.readout(self._run, self._series, x, X_AXES[self._x_axis][0],
+                                  self._smoothing)
 
     def _show_hover(self) -> None:
-        row = self._hover_row
+        readout = self._readout_at(self._hover_x)
+        if readout is None:
+            self._hover_x = None
+        hovering = self._hover_x is not None
         for line in self._hover_lines:
-            line.setVisible(row is not None)
-        if row is not None:
-            x = float(self._history.column(X_AXES[self._x_axis][0])[row])
-            for line in self._hover_lines:
-                line.setValue(x)
-        self._show_readout()
+            line.setVisible(hovering)
+            if hovering:
+                line.setValue(readout.x)
+        self._show_readout(readout)
 
-    def _show_readout(self) -> None:
-        history = self._history
-        if history is None or history.n == 0:
+    def _show_readout(self, readout=None) -> None:
+        if readout is None:
             self._readout_plain = ""
             self._position.set_runs([("No training steps yet", theme.MUTED, False)])
             self._readout.set_runs([])
             return
-        row = history.n - 1 if self._hover_row is None else self._hover_row
-        step = history.column("step")[row]
-        elapsed = history.column("elapsed")[row]
-        head = f"step {_format_step(step)}"
-        if math.isfinite(elapsed):
-            head += f" · {_format_clock(elapsed)}"
-        self._position.set_runs([("latest " if self._hover_row is None else "at ", theme.MUTED,
+        head = f"step {_format_step(readout.step)}"
+        if math.isfinite(readout.elapsed):
+            head += f" · {_format_clock(readout.elapsed)}"
+        self._position.set_runs([("latest " if self._hover_x is None else "at ", theme.MUTED,
                                   False), (head, theme.TEXT, True)])
         plain, runs = [head], []
-        columns = self._columns()
-        if self._smoothing > 0:
-            smoothed_columns = self._smoothed.values(columns, self._smoothing)
-        for i, name in enumerate(METRICS):
-            label = theme.SERIES_NAMES[name]
-            value = _format_value(columns[i][row])
-            runs.append((f"{label} ", theme.SERIES[name], False))
-            if self._smoothing > 0:
-                smoothed = _format_value(smoothed_columns[i][row])
+        for name in self._series:
+            if name not in readout.values:
+                continue
+            raw, smoothed = readout.values[name]
+            label, value = theme.series_label(name), _format_value(raw)
+            runs.append((f"{label} ", theme.series_colour(name), False))
+            if smoothed is not None:
+                smoothed = _format_value(smoothed)
                 plain.append(f"{label} {smoothed} (raw {value})")
                 runs += [(smoothed, theme.TEXT, False), (f" ({value})", theme.MUTED, False)]
             else:
@@ -640,16 +600,16 @@ class LossPlot(QWidget):
         self._view_changed.start()  # the number of buckets follows the width
 
     def _on_view_changed_timeout(self) -> None:
-        self._dirty = True
-        self.refresh()
+        self._redraw()
 
     def _on_scene_mouse_moved(self, args) -> None:
         pos = args[0]
         for plot in self._plots:
             if plot.vb.sceneBoundingRect().contains(pos):
-                row = self._nearest_row(plot.vb.mapSceneToView(pos).x())
-                if row != self._hover_row:
-                    self._hover_row = row
+                readout = self._readout_at(plot.vb.mapSceneToView(pos).x())
+                x = readout.x if readout is not None else None
+                if x != self._hover_x:
+                    self._hover_x = x
                     self._show_hover()
                 return
         self._clear_hover()
@@ -659,8 +619,8 @@ class LossPlot(QWidget):
             self.reset_zoom()
 
     def _clear_hover(self) -> None:
-        if self._hover_row is not None:
-            self._hover_row = None
+        if self._hover_x is not None:
+            self._hover_x = None
             self._show_hover()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
@@ -781,238 +741,30 @@ class _XAxisItem(pg.AxisItem):
 
 
 class _Curve(pg.PlotCurveItem):
-    """A curve fed points the view has already downsampled, clipped and measured.
+    """A curve fed points the model has already downsampled, clipped and measured.
 
     pyqtgraph's PlotDataItem would downsample and clip the points again, and the curve would
     find its bounds with a NaN-aware min and max of each array, twice per feed: ~0.5 ms per
-    curve per frame, for twelve curves. A log axis is the view's job here too (PlotDataItem
-    would do it): the curve draws log10 of the values, leaving out those ≤ 0.
+    curve per frame, for twelve curves. The points come in plot units (log10 on a log axis).
     """
 
     def __init__(self, colour: QColor, name: str | None):
         super().__init__(pen=pg.mkPen(colour, width=1), connect="finite", name=name)
-        self.values = (np.empty(0), np.empty(0))  # (x, y) as fed, before any log
+        self.values = (np.empty(0), np.empty(0))  # (x, y) as fed
         self._known: tuple[tuple, tuple] = ((None, None), (None, None))
 
-    def set_points(self, x: np.ndarray, y: np.ndarray, log: bool) -> None:
+    def set_points(self, x: np.ndarray, y: np.ndarray, x_bounds: tuple[float, float] | None,
+                   y_bounds: tuple[float, float] | None) -> None:
         self.values = (x, y)
-        if log:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                y = np.where(y > 0, np.log10(y), np.nan)
-        y_bounds = _value_range(y, log=False) if len(y) else None
-        x_bounds = _finite_bounds(x) if len(x) else (None, None)
-        self._known = (x_bounds, y_bounds or (None, None))
+        self._known = (x_bounds or (None, None), y_bounds or (None, None))
         self.setData(x, y)
+
+    def clear_points(self) -> None:
+        self.set_points(np.empty(0), np.empty(0), None, None)
 
     def dataBounds(self, ax, frac=1.0, orthoRange=None):
         # The extremes of every point (the view fits its ranges to them), not a percentile.
         return self._known[ax]
-
-
-class _SmoothedSeries:
-    """``debiased_ema`` of several growing columns, extended row by row, not recomputed.
-
-    The EMA is a ratio of two running sums, a numerator (of the values) and a denominator (of
-    the weights of the finite values), so new rows continue the recursion from those two
-    numbers. A new weight, or more new rows than a Python loop handles quickly, recomputes it
-    all with the vectorised ``debiased_ema``. ``envelopes`` follows the smoothed values.
-    """
-
-    LOOP_ROWS = 1024
-
-    def __init__(self):
-        self.envelopes = _PeakEnvelopes()
-        self.clear()
-
-    def clear(self) -> None:
-        self._weight = 0.0
-        self._buffer = np.empty((0, 0))  # (series, rows), with spare room
-        self._n = 0
-        self._numerators: list[float] = []
-        self._denominators: list[float] = []
-        self.envelopes.clear()
-
-    def values(self, columns: Sequence[np.ndarray], weight: float) -> np.ndarray:
-        """(series, rows): the smoothed columns; rows not seen before are smoothed now."""
-        n = len(columns[0])
-        if weight != self._weight or n < self._n:
-            self.clear()
-            self._weight = weight
-        if n - self._n > self.LOOP_ROWS or (self._n == 0 and n):
-            self._recompute(columns)
-        elif n > self._n:
-            self._extend([column[self._n:] for column in columns])
-        smoothed = self._buffer[:, : self._n]
-        self.envelopes.update(smoothed)
-        return smoothed
-
-    def _recompute(self, columns: Sequence[np.ndarray]) -> None:
-        self._buffer = np.empty((len(columns), len(columns[0])))
-        states = []
-        for i, column in enumerate(columns):
-            self._buffer[i] = debiased_ema(column, self._weight)
-            states.append(_ema_state(column, self._buffer[i], self._weight))
-        self._numerators = [numerator for numerator, _ in states]
-        self._denominators = [denominator for _, denominator in states]
-        self._n = len(columns[0])
-        self.envelopes.clear()
-
-    def _extend(self, new: list[np.ndarray]) -> None:
-        w = self._weight
-        out = np.empty((len(new), len(new[0])))
-        for i, values in enumerate(new):
-            numerator, denominator = self._numerators[i], self._denominators[i]
-            smoothed = []
-            for value in values.tolist():
-                if math.isfinite(value):
-                    numerator = w * numerator + (1 - w) * value
-                    denominator = w * denominator + (1 - w)
-                    smoothed.append(numerator / denominator)
-                else:
-                    numerator *= w
-                    denominator *= w
-                    smoothed.append(math.nan)
-            out[i] = smoothed
-            self._numerators[i], self._denominators[i] = numerator, denominator
-        self._buffer = _write(self._buffer, self._n, out)
-        self._n += out.shape[1]
-
-
-def _ema_state(values: np.ndarray, smoothed: np.ndarray, w: float) -> tuple[float, float]:
-    """The running (numerator, denominator) of ``debiased_ema`` after the last of ``values``.
-
-    The denominator is the EMA of "1 where finite": that of all ones, 1 - wⁿ, less the terms
-    of the rows that were not finite. After the last finite row both sums only decay, so their
-    ratio stays at the last smoothed value.
-    """
-    finite = np.isfinite(values)
-    last = len(values) - 1
-    gaps = np.flatnonzero(~finite)
-    denominator = 1 - w ** (last + 1) - (1 - w) * float(np.sum(w ** (last - gaps)))
-    finite_rows = np.flatnonzero(finite)
-    latest = float(smoothed[finite_rows[-1]]) if len(finite_rows) else 0.0
-    return latest * denominator, denominator
-
-
-class _PeakEnvelopes:
-    """The min and max of several growing series over buckets of 2ᵏ rows, for every k ≥ 4.
-
-    Appending rows recomputes only the last bucket of each level, for all series at once, so
-    keeping it up to date costs next to nothing; ``window`` then gives a curve of a few
-    thousand points for any number of rows, drawn as pyqtgraph's 'peak' downsampling draws it.
-    """
-
-    FIRST = 4  # the finest stored level: buckets of 16 rows; finer ones are made when asked
-
-    def __init__(self):
-        self.clear()
-
-    def clear(self) -> None:
-        self._n = 0
-        # level i: (series, buckets of 2**(FIRST + i) rows), with spare room
-        self._low: list[np.ndarray] = []
-        self._high: list[np.ndarray] = []
-
-    def update(self, columns: Sequence[np.ndarray]) -> None:
-        """Take in the rows beyond those already seen (earlier rows must be unchanged)."""
-        n = len(columns[0])
-        if n == self._n:
-            return
-        start = self._n >> self.FIRST  # the first bucket that changes
-        low = high = np.array([column[start << self.FIRST: n] for column in columns])
-        for _ in range(self.FIRST):
-            low, high = _pairs(low, high)
-        level = 0
-        while True:
-            count = -(-n >> (self.FIRST + level))  # buckets at this level
-            if level == len(self._low):
-                self._low.append(np.empty((len(columns), 0)))
-                self._high.append(np.empty((len(columns), 0)))
-            self._low[level] = _write(self._low[level], start, low)
-            self._high[level] = _write(self._high[level], start, high)
-            if count <= 1:
-                break
-            start >>= 1
-            low, high = _pairs(self._low[level][:, 2 * start: count],
-                               self._high[level][:, 2 * start: count])
-            level += 1
-        self._n = n
-
-    def minimum(self, series: int) -> float:
-        """The smallest finite value of one series (inf when it has none)."""
-        if not self._n:
-            return math.inf
-        low = float(self._low[-1][series, 0])
-        return low if math.isfinite(low) else math.inf
-
-    def window(self, series: int, x: np.ndarray, y: np.ndarray, first: int, last: int,
-               buckets: int) -> tuple[np.ndarray, np.ndarray]:
-        """(x, y) to draw rows first..last of one series with: the rows themselves when there
-        are at most 2 × ``buckets`` of them, else the extremes of at most ``buckets`` buckets."""
-        rows = last - first
-        if rows <= 2 * buckets:
-            return x[first:last], y[first:last]
-        k = max(1, math.ceil(math.log2(rows / buckets)))
-        k = min(k, self.FIRST + len(self._low) - 1)
-        j0, j1 = first >> k, -(-last >> k)
-        if k < self.FIRST:
-            low = high = y[j0 << k: j1 << k]
-            for _ in range(k):
-                low, high = _pairs(low, high)
-        else:
-            low = self._low[k - self.FIRST][series, j0:j1]
-            high = self._high[k - self.FIRST][series, j0:j1]
-        starts = x[j0 << k: j1 << k: 1 << k]
-        xs = np.repeat(starts, 2)
-        # Each bucket is a vertical stroke from one extreme to the other. Alternating the order
-        # (high-low, low-high, ...) joins neighbours low to low and high to high, which paints
-        # half the pixels of joining every low to the next high, for the same picture.
-        ys = np.empty(len(xs))
-        ys[0::4], ys[1::4] = high[0::2], low[0::2]
-        ys[2::4], ys[3::4] = low[1::2], high[1::2]
-        return xs, ys
-
-
-def _pairs(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Along the last axis: the min of each pair of ``low`` and the max of each pair of
-    ``high`` (NaN only where both are NaN); an odd last element stands alone."""
-    size = low.shape[-1]
-    even = size - size % 2
-    out_low = np.empty((*low.shape[:-1], (size + 1) // 2))
-    out_high = np.empty_like(out_low)
-    np.fmin(low[..., 0:even:2], low[..., 1:even:2], out=out_low[..., : even // 2])
-    np.fmax(high[..., 0:even:2], high[..., 1:even:2], out=out_high[..., : even // 2])
-    if even < size:
-        out_low[..., -1], out_high[..., -1] = low[..., -1], high[..., -1]
-    return out_low, out_high
-
-
-def _write(buffer: np.ndarray, at: int, values: np.ndarray) -> np.ndarray:
-    """``buffer[..., at:at + n] = values`` (n along the last axis), growing ``buffer`` by
-    doubling when it is too short; returns the buffer written to."""
-    end = at + values.shape[-1]
-    if end > buffer.shape[-1]:
-        grown = np.empty((*values.shape[:-1], max(end, 2 * buffer.shape[-1], 64)))
-        if at:
-            grown[..., :at] = buffer[..., :at]
-        buffer = grown
-    buffer[..., at:end] = values
-    return buffer
-
-
-def _value_range(y: np.ndarray, log: bool) -> tuple[float, float] | None:
-    """The smallest and largest finite values of ``y`` (positive ones only, for a log axis)."""
-    if log:
-        y = y[y > 0]
-    if not len(y):
-        return None
-    lo, hi = float(np.fmin.reduce(y)), float(np.fmax.reduce(y))
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        y = y[np.isfinite(y)]
-        if not len(y):
-            return None
-        lo, hi = float(y.min()), float(y.max())
-    return lo, hi
 
 
 def _over_background(colour: str, opacity: float) -> QColor:
@@ -1059,15 +811,6 @@ def _round_up(value: float) -> float:
         if mantissa * decade >= value * (1 - 1e-12):
             return mantissa * decade
     return 10 * decade
-
-
-def _finite_bounds(x: np.ndarray) -> tuple[float | None, float | None]:
-    """First and last finite values of a sorted column (its min and max), or (None, None)."""
-    lo, hi = float(x[0]), float(x[-1])
-    if math.isfinite(lo) and math.isfinite(hi):
-        return lo, hi
-    finite = x[np.isfinite(x)]
-    return (float(finite[0]), float(finite[-1])) if len(finite) else (None, None)
 
 
 def _format_value(value: float) -> str:

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QCheckBox, QFrame, QHBoxLayout, QLabel, QVBoxLayou
 
 from ganstudio.app import theme
 from ganstudio.app.views.snapshot_scrubber import Scrubbed, SnapshotScrubber
+from ganstudio.engine.view2d import view_extent
 
 EMPTY_MESSAGE = "Generated points appear here as training runs."
 REAL_SIZE, FAKE_SIZE = 3, 4  # screen pixels
@@ -167,10 +168,7 @@ class PointsView(Scrubbed, QWidget):
         points = np.asarray(points, np.float32)
         self.real_item.setData(pos=points)
         if self._range_from is None and len(points):
-            (x0, y0), (x1, y1) = points.min(axis=0).tolist(), points.max(axis=0).tolist()
-            centre_x, centre_y = (x0 + x1) / 2, (y0 + y1) / 2
-            half = max(x1 - x0, y1 - y0) * 0.6 + 1e-3
-            self._set_range((centre_x - half, centre_x + half, centre_y - half, centre_y + half))
+            self._set_range(view_extent(points))
             self._range_from = "points"
 
     def set_snapshot(

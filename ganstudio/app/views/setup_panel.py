@@ -40,7 +40,7 @@ from ganstudio.engine.config import (
     with_loss,
 )
 from ganstudio.engine.data import DATASETS
-from ganstudio.engine.nets import FAMILIES
+from ganstudio.engine.families import FAMILIES
 
 PREVIEW_COUNT = 12
 PREVIEW_DELAY_MS = 400
@@ -263,6 +263,10 @@ class SetupPanel(QWidget):
         return QSize(340, 720)
 
     # --- config in and out --------------------------------------------------------------
+
+    def devices(self) -> list[str]:
+        """The devices offered (those this machine has, once they are known)."""
+        return list(self._devices)
 
     def set_devices(self, names: list[str]) -> None:
         current = self.device.currentText()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -26,6 +28,7 @@ class SnapshotScrubber(QWidget):
         self._index = -1
         self._shown: Any = None
         self._following = True
+        self._deferred = False
 
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, 0)
@@ -65,8 +68,23 @@ class SnapshotScrubber(QWidget):
             self._snapshots.pop()
         self._snapshots.append(snapshot)
         last = len(self._snapshots) - 1
-        self._choose(last if self._following or self._index < 0 else min(self._index, last))
+        if not self._deferred:
+            self._choose(last if self._following or self._index < 0 else min(self._index, last))
         return last
+
+    @contextmanager
+    def deferred(self) -> Iterator[None]:
+        """Snapshots added in the block are only recorded; which one to show is chosen once,
+        at its end (a run read from disk adds thousands, and showing one reads its file)."""
+        self._deferred = True
+        try:
+            yield
+        finally:
+            self._deferred = False
+            if self._snapshots:
+                last = len(self._snapshots) - 1
+                self._choose(last if self._following or self._index < 0
+                             else min(self._index, last))
 
     def clear(self) -> None:
         self._snapshots.clear()

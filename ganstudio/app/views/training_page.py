@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -18,7 +21,9 @@ from ganstudio.app.controllers.run_state import RunState
 from ganstudio.app.views.loss_plot import LossPlot
 from ganstudio.app.views.points_view import PointsView
 from ganstudio.app.views.sample_grid import SampleGridView
+from ganstudio.engine.plotdata import PlotData
 
+RUN = "run"  # the id of the one run on the page in its plot data
 STATUS_COLOURS = {
     "starting": theme.MUTED, "running": theme.SUCCESS, "paused": theme.WARNING,
     "finished": theme.ACCENT, "stopped": theme.MUTED, "failed": theme.ERROR,
@@ -77,7 +82,9 @@ class TrainingPage(QWidget):
         self.detail.setText("")
         self.samples.clear()
         self.points.clear()
-        self.plot.set_history(state.history)
+        plot_data = PlotData()
+        plot_data.add(RUN, state.history)
+        self.plot.set_data(plot_data, RUN)
         self.plot.set_follow_latest(True)
         self._show_kind(state.kind)
         if state.real_points is not None:
@@ -87,6 +94,12 @@ class TrainingPage(QWidget):
         state.eval_added.connect(self._on_eval)
         state.status_changed.connect(self._set_status)
         self._set_status(state.status)
+
+    @contextmanager
+    def adding_many(self) -> Iterator[None]:
+        """Snapshots that arrive in the block are drawn once, the newest, at its end."""
+        with self.samples.scrubber.deferred(), self.points.scrubber.deferred():
+            yield
 
     def _show_kind(self, kind: str) -> None:
         self.views.setCurrentWidget(self.points if kind == "points" else self.samples)

@@ -2,17 +2,24 @@
 
 A :class:`BatchSource` hands the trainer batches on its device and can say where it is, so a
 resumed run draws the same batches it would have drawn. :class:`InMemorySource` holds the
-whole set on the training device (the built-in sets); a streaming source over a
-memory-mapped prepared set implements the same protocol for sets larger than memory.
+whole set on the training device (the built-in sets); real data is prepared once into a
+memory-mapped cache and streamed from it by :class:`StreamingSource`, so a set larger than
+memory trains.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 
-from ganstudio.engine.data import Dataset, DatasetInfo, load_dataset
+from ganstudio.engine.config import DataConfig
+from ganstudio.engine.data import DATASETS, Dataset, DatasetInfo, load_dataset
+from ganstudio.engine.data.sources import CancelCheck, Progress
+
+if TYPE_CHECKING:
+    from ganstudio.engine.data.prepare import PreparedSet
 
 Tensor = torch.Tensor
 
@@ -104,10 +111,75 @@ class InMemorySource:
         """Nothing runs in the background."""
 
 
-def open_source(name: str, seed: int, path: str | None, device: torch.device,
-                rng: torch.Generator) -> BatchSource:
-    """The batch source for a run's data settings (with a held-out set for built-in sets)."""
-    from ganstudio.engine.data import held_out_dataset
+# Each rank of a distributed run reads a real set in an order of its own.
+_RANK_SEED_STRIDE = 1_000_003
 
-    return InMemorySource(load_dataset(name, seed, path), device, rng,
-                          held_out_dataset(name, seed))
+
+def open_source(data: DataConfig, device: torch.device, rng: torch.Generator,
+                rank: int = 0) -> BatchSource:
+    """The batch source for a run's data settings: a built-in set in memory, or real data
+    prepared (or found prepared) and streamed from its cache in an order fixed by
+    ``data.seed``. ``rng`` draws the built-in sets' batches. Held out of training, for the
+    overfitting diagnostic: fresh samples of a built-in set, ``data.hold_out`` real images."""
+    if not data.is_real:
+        from ganstudio.engine.data import held_out_dataset
+
+        return InMemorySource(load_dataset(data.name, data.seed, data.path), device, rng,
+                              held_out_dataset(data.name, data.seed))
+    from ganstudio.engine.data.streaming import StreamingSource
+
+    return StreamingSource(prepare_data(data), seed=data.seed + _RANK_SEED_STRIDE * rank,
+                           device=device, flip=data.flip, name=data.name,
+                           hold_out=data.hold_out)
+
+
+def prepare_data(data: DataConfig, progress: Progress | None = None,
+                 cancel: CancelCheck | None = None) -> PreparedSet:
+    """The prepared set of a real-data config: from the cache, or prepared now (``progress``
+    and ``cancel`` as for :func:`~ganstudio.engine.data.prepare.prepare`)."""
+    from ganstudio.engine.data.catalogue import resolve_source
+    from ganstudio.engine.data.prepare import PrepareOptions, prepare
+
+    options = PrepareOptions(data.resolution, data.grayscale, data.crop, data.split)
+    return prepare(resolve_source(data.source), options, flip=data.flip, progress=progress,
+                   cancel=cancel)
+
+
+def real_data(source: str, resolution: int, *, crop: str = "centre",
+              grayscale: bool | None = None, flip: bool = False,
+              split: str = "train") -> DataConfig:
+    """The data settings of a real source: a catalogue name is kept as it is (found wherever
+    it is installed or downloaded), a path is made absolute; its name is the catalogue name,
+    or the file or folder's name."""
+    from ganstudio.engine.data.catalogue import catalogue
+    from ganstudio.engine.data.prepare import source_slug
+
+    path = Path(source).expanduser()
+    if source in catalogue() and not path.exists():
+        name = source
+    else:
+        name, source = source_slug(path), str(path.resolve())
+        if name in DATASETS:  # never mistaken for the built-in set of that name
+            name = f"{name}-data"
+    return DataConfig(name=name, source=source, resolution=resolution,
+                      crop="centre" if crop == "center" else crop, grayscale=grayscale,
+                      flip=flip, split=split)
+
+
+def source_side(source: str) -> int | None:
+    """The side of a real source's images when its first image is square (None when it is not,
+    or cannot be read): the resolution to prepare at when none is asked for."""
+    from ganstudio.engine.data.catalogue import resolve_source
+    from ganstudio.engine.data.sources import ArraySource
+    from ganstudio.engine.data.sources import open_source as open_images
+    from ganstudio.engine.errors import DatasetError
+
+    with open_images(resolve_source(source)) as images:
+        if isinstance(images, ArraySource):
+            width, height = images.image_size
+        else:
+            try:
+                width, height = images.load(0).size if len(images) else (0, 1)
+            except DatasetError:
+                return None
+    return width if width == height else None

@@ -41,6 +41,7 @@ import numpy as np
 from PIL import Image
 
 from ganstudio.engine.atomic import atomic_write_json
+from ganstudio.engine.config import MAX_RESOLUTION, MIN_RESOLUTION
 from ganstudio.engine.data import DatasetInfo, image_files
 from ganstudio.engine.data.sources import (
     MAX_NAMED,
@@ -59,7 +60,6 @@ from ganstudio.resources import cache_dir
 FORMAT_VERSION = 1
 # Raise when the pixels a prepare writes change (the resize, the crop), so old caches go stale.
 PIPELINE_VERSION = 1
-MIN_RESOLUTION, MAX_RESOLUTION = 16, 256
 CROPS = ("centre", "pad")
 _CHUNK = 128  # images per task: small enough that a cancel is felt within a second
 _POOL_MINIMUM = 512  # fewer images than this decode faster in one process than a pool starts
@@ -127,6 +127,35 @@ class PreparedSet:
 
     def __len__(self) -> int:
         return self.images.shape[0]
+
+    def read(self, indices: np.ndarray) -> np.ndarray:
+        """The images at ``indices`` (ascending reads fastest), as a new array.
+
+        They are read from the file, not through the memory map: pages touched through a map
+        count as the process's memory until it is unmapped, so reading a whole set larger
+        than memory that way would look like using all of it. The page cache is shared.
+        """
+        indices = np.asarray(indices, np.int64)
+        out = np.empty((len(indices), *self.images.shape[1:]), np.uint8)
+        if not hasattr(os, "preadv"):  # Windows: through the map
+            out[:] = self.images[indices]
+            return out
+        row = out[0].nbytes if len(out) else 0
+        # runs of consecutive indices are one read each
+        starts = np.flatnonzero(np.diff(indices, prepend=-2) != 1)
+        ends = np.append(starts[1:], len(indices))
+        flat = out.reshape(len(out), -1)
+        fd = os.open(self.images.filename, os.O_RDONLY)
+        try:
+            for a, b in zip(starts.tolist(), ends.tolist()):
+                offset = self.images.offset + int(indices[a]) * row
+                want = (b - a) * row
+                if os.preadv(fd, [flat[a:b]], offset) != want:
+                    raise DatasetError(f"The prepared set {self.folder} is shorter than its "
+                                       "meta.json says; prepare it again.")
+        finally:
+            os.close(fd)
+        return out
 
     @property
     def info(self) -> DatasetInfo:
@@ -223,6 +252,19 @@ def open_prepared(folder: str | os.PathLike) -> PreparedSet:
     ):
         raise DatasetError(f"The prepared set {folder} has damaged labels; prepare it again.")
     return PreparedSet(folder, meta, images, labels)
+
+
+def find_prepared(key: str) -> PreparedSet | None:
+    """The prepared set of this key (a source's fingerprint and options), if it is cached."""
+    root = prepared_root()
+    if not root.is_dir() or not re.fullmatch(r"[0-9a-f]{16}", key):
+        return None
+    for folder in root.glob(f"*-{key}"):
+        with contextlib.suppress(DatasetError):
+            prepared = open_prepared(folder)
+            if prepared.key == key:
+                return prepared
+    return None
 
 
 def list_prepared() -> list[PreparedSummary]:
@@ -584,14 +626,19 @@ def _key(source: ImageSource, options: PrepareOptions) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _folder_name(source: ImageSource, options: PrepareOptions, key: str) -> str:
-    stem = source.path.name
+def source_slug(path: Path) -> str:
+    """A file or folder's name, short and lower-case: ``Faces_2024.tar.gz`` → ``faces-2024``."""
+    stem = path.name
     for suffix in (".gz", ".bz2", ".xz", ".tar", ".tgz", ".zip", ".npz", ".npy"):
         stem = stem.removesuffix(suffix)
-    slug = re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-")[:40] or "dataset"
+    return re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-")[:40] or "dataset"
+
+
+def _folder_name(source: ImageSource, options: PrepareOptions, key: str) -> str:
     colour = "grey" if options.grayscale else "rgb"
     split = "" if options.split == "train" else f"-{options.split}"
-    return f"{slug}{split}-{options.resolution}px-{colour}-{options.crop}-{key}"
+    return (f"{source_slug(source.path)}{split}-{options.resolution}px-{colour}-"
+            f"{options.crop}-{key}")
 
 
 def _stamp(path: Path) -> str:
@@ -633,7 +680,7 @@ def _find_by_stamp(path: Path, options: PrepareOptions) -> PreparedSet | None:
 def _with_flip(prepared: PreparedSet, flip: bool) -> PreparedSet:
     if prepared.flip != flip:
         prepared.meta["flip"] = flip
-        atomic_write_json(prepared.folder / "meta.json", prepared.meta)
+        atomic_write_json(prepared.folder / "meta.json", prepared.meta, replace=True)
     return prepared
 
 

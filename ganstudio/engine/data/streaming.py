@@ -1,7 +1,8 @@
 """Batches streamed from a prepared set on disk, read ahead on a background thread.
 
-The images stay memory-mapped (a set larger than memory trains); a thread reads the next
-batches while the training step runs, so that the step never waits for data. The order is a
+The images stay on disk (a set larger than memory trains, and reading it leaves the process
+no larger); a thread reads the next batches while the training step runs, so that the step
+never waits for data. The order is a
 fresh permutation each epoch, drawn from the source's own seed and the epoch number, and the
 position is (epoch, cursor): with it in the training state, a resumed run draws exactly the
 batches the uninterrupted one would have. Random left-right flips, when the set was prepared
@@ -14,6 +15,7 @@ how much it overfits.
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import threading
 import zlib
@@ -45,9 +47,12 @@ class StreamingSource:
         hold_out: int = 0,
         flip: bool | None = None,
         prefetch: int = 2,
+        name: str | None = None,
     ):
         self.prepared = prepared if isinstance(prepared, PreparedSet) else open_prepared(prepared)
         self.info = self.prepared.info
+        if name is not None:  # what the run calls the set
+            self.info = dataclasses.replace(self.info, name=name)
         self.seed, self.device = int(seed), torch.device(device)
         self.flip = self.prepared.flip if flip is None else flip
         n = len(self.prepared)
@@ -59,7 +64,6 @@ class StreamingSource:
         self.hold_out = hold_out
         self._held = order[:hold_out]
         self._train = np.sort(order[hold_out:])
-        self._images = self.prepared.images
         self._labels = self.prepared.labels
         self._epoch, self._cursor = 0, 0  # where the batches handed out so far end
         self._orders: dict[int, np.ndarray] = {}
@@ -192,8 +196,8 @@ class StreamingSource:
               flips: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         # Rows are read in file order (kinder to the disk), then put back in batch order.
         order = np.argsort(indices, kind="stable")
-        rows = np.empty((len(indices), *self._images.shape[1:]), np.uint8)
-        rows[order] = self._images[indices[order]]
+        rows = np.empty((len(indices), *self.prepared.shape), np.uint8)
+        rows[order] = self.prepared.read(indices[order])
         if flips is not None and flips.any():
             rows[flips] = rows[flips][..., ::-1]
         labels = None

@@ -30,7 +30,9 @@ if TYPE_CHECKING:
     from ganstudio.engine.generator import Generator
 
 # Asked in this order; the first whose sniff says yes loads the file.
-FORMAT_MODULES = ("native", "torch_export", "pytorch_dcgan")
+# BigGAN folders before run folders (both hold a config.json); StyleGAN pickles before the
+# PyTorch files, whose legacy form is a pickle too.
+FORMAT_MODULES = ("biggan_folder", "native", "torch_export", "stylegan_pickle", "pytorch_dcgan")
 HEAD_BYTES = 4096
 
 
@@ -119,11 +121,11 @@ def looks_like(path: Path, head: bytes, st: os.stat_result) -> str:
     for magic, what in _MAGIC:
         if head.startswith(magic):
             return what
-    if _is_text(head):
-        return "JSON text" if head.lstrip()[:1] in (b"{", b"[") else "text"
-    if len(head) < 16:
+    if len(head) < 16:  # too short to tell text from the start of a cut binary file
         count = f"{st.st_size} byte" + ("s" if st.st_size != 1 else "")
         return f"only {count} long: truncated, or not a generator file"
+    if _is_text(head):
+        return "JSON text" if head.lstrip()[:1] in (b"{", b"[") else "text"
     return "binary data of a kind GAN Studio does not know"
 
 

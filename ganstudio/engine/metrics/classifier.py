@@ -2,8 +2,10 @@
 recipe on a labelled image dataset, shipped in ``resources/classifiers/NAME.safetensors``.
 
 Features are the penultimate layer (128 activations after a ReLU); the logits serve the class
-metrics. The recipe needs only a dataset name: it trains on all but the last ``n_test`` images
-and measures its accuracy on those, which it never sees.
+metrics. The recipe needs only a dataset's name: it trains on all but the last ``n_test``
+images and measures its accuracy on those, which it never sees. A real set (a catalogue name,
+or a path) is prepared at its own size first; the standard sets train on their whole training
+split and are measured on their official test split.
 """
 
 from __future__ import annotations
@@ -72,19 +74,48 @@ class ClassifierRecipe:
     weight_decay: float = 5e-4
     width: int = 16
     feature_dim: int = FEATURES
-    n_test: int = 5000
+    n_test: int = 5000  # held out of the training images, when there is no test split
     seed: int = 0
     data_seed: int = 0
+    source: str | None = None  # real data: a catalogue name or a path, prepared first
+    resolution: int | None = None  # real data: prepared at this size
+    test_split: bool = False  # real data: measured on the set's own test split
+
+
+# Real sets are several times harder than the procedural ones: three passes over 60,000.
+REAL_IMAGES = 180_000
 
 
 def recipe_for(dataset: str) -> ClassifierRecipe:
-    """The recipe of a labelled image dataset's classifier."""
-    from ganstudio.engine.data import get_info
+    """The recipe of a labelled image dataset's classifier: a built-in set by name, or a real
+    set (a catalogue name or a path) at its own image size."""
+    from ganstudio.engine.data import DATASETS
 
-    info = get_info(dataset)
-    if not info.is_image or not info.classes:
-        raise ConfigError(f"{dataset} is not a labelled image dataset, so it has no classifier")
-    return ClassifierRecipe(dataset)
+    if dataset in DATASETS:
+        info = DATASETS[dataset]
+        if not info.is_image or not info.classes:
+            raise ConfigError(f"{dataset} is not a labelled image dataset, so it has no "
+                              "classifier")
+        return ClassifierRecipe(dataset)
+    from ganstudio.engine.data.batches import real_data, source_side
+    from ganstudio.engine.data.catalogue import resolve_source
+    from ganstudio.engine.data.sources import open_source
+
+    side = source_side(dataset)
+    if side is None:
+        raise ConfigError(f"{dataset}: a classifier needs square images of one size; prepare "
+                          "the set and train on the prepared images")
+    path = resolve_source(dataset)
+    with open_source(path, "train") as train:
+        if not train.classes:
+            raise ConfigError(f"{dataset} has no class labels, so it has no classifier")
+        test_split = False
+        if train.format in ("idx", "cifar"):
+            with open_source(path, "test") as test:
+                test_split = test.fingerprint() != train.fingerprint()
+    data = real_data(dataset, side)
+    return ClassifierRecipe(data.name, images=REAL_IMAGES, source=data.source,
+                            resolution=side, test_split=test_split)
 
 
 @dataclass
@@ -96,19 +127,12 @@ class TrainedClassifier:
 def train_classifier(recipe: ClassifierRecipe,
                      progress: Callable[[str], None] | None = None) -> TrainedClassifier:
     """Train a recipe on the CPU and measure its held-out accuracy."""
-    from ganstudio.engine.data import load_dataset
-
-    data = load_dataset(recipe.dataset, seed=recipe.data_seed)
-    if data.y is None or len(data) <= recipe.n_test:
-        raise ConfigError(f"{recipe.dataset} has no labels or too few images for a classifier")
-    split = len(data) - recipe.n_test
-    x_train, y_train = data.x[:split], data.y[:split]
-    x_test, y_test = data.x[split:], data.y[split:]
+    info, (x_train, y_train), (x_test, y_test) = _classifier_data(recipe)
+    split = len(x_train)
 
     torch.manual_seed(recipe.seed)
     rng = torch.Generator().manual_seed(recipe.seed)
-    network = SmallCNN(data.info.shape[0], len(data.info.classes), recipe.width,
-                       recipe.feature_dim)
+    network = SmallCNN(info.shape[0], len(info.classes), recipe.width, recipe.feature_dim)
     optimiser = torch.optim.AdamW(network.parameters(), lr=recipe.lr,
                                   weight_decay=recipe.weight_decay)
     steps = math.ceil(recipe.images / recipe.batch_size)
@@ -134,11 +158,45 @@ def train_classifier(recipe: ClassifierRecipe,
     accuracy = held_out_accuracy(network, x_test, y_test)
     meta = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "dataset": recipe.dataset,
-        "shape": list(data.info.shape), "classes": list(data.info.classes),
+        "shape": list(info.shape), "classes": list(info.classes),
         "recipe": asdict(recipe), "accuracy": accuracy, "n_train": split,
-        "n_test": recipe.n_test, "seconds": round(time.monotonic() - started, 1),
+        "n_test": len(x_test), "test": "test split" if recipe.test_split else "held out",
+        "seconds": round(time.monotonic() - started, 1),
     }
     return TrainedClassifier(network, meta)
+
+
+def _classifier_data(recipe: ClassifierRecipe):
+    """``(info, (train images, labels), (test images, labels))`` of a recipe, as tensors."""
+    if recipe.source is None:
+        from ganstudio.engine.data import load_dataset
+
+        data = load_dataset(recipe.dataset, seed=recipe.data_seed)
+        info, x, y = data.info, data.x, data.y
+    else:
+        import dataclasses
+
+        from ganstudio.engine.data.batches import prepare_data, real_data
+
+        config = real_data(recipe.source, recipe.resolution)
+        prepared = prepare_data(config)
+        info = dataclasses.replace(prepared.info, name=recipe.dataset)
+        x, y = _tensors(prepared)
+        if recipe.test_split:
+            test = prepare_data(dataclasses.replace(config, split="test"))
+            return info, (x, y), _tensors(test)
+        # a folder's files come class by class: hold out a random part, not the last class
+        order = torch.randperm(len(x), generator=torch.Generator().manual_seed(recipe.data_seed))
+        x, y = x[order], (y[order] if y is not None else None)
+    if y is None or len(x) <= recipe.n_test:
+        raise ConfigError(f"{recipe.dataset} has no labels or too few images for a classifier")
+    split = len(x) - recipe.n_test
+    return info, (x[:split], y[:split]), (x[split:], y[split:])
+
+
+def _tensors(prepared) -> tuple[torch.Tensor, torch.Tensor | None]:
+    labels = None if prepared.labels is None else torch.from_numpy(prepared.labels.copy())
+    return torch.from_numpy(prepared.images[:].copy()), labels
 
 
 @torch.no_grad()
@@ -159,7 +217,8 @@ def save_classifier(path: str | Path, trained: TrainedClassifier) -> Path:
 
     tensors = {k: (v.half() if v.is_floating_point() else v).contiguous()
                for k, v in trained.network.state_dict().items()}
-    return atomic_write_bytes(path, save(tensors, metadata={"meta": json.dumps(trained.meta)}))
+    return atomic_write_bytes(path, save(tensors, metadata={"meta": json.dumps(trained.meta)}),
+                              replace=True)  # retraining a recipe replaces its file
 
 
 def load_classifier(path: str | Path) -> TrainedClassifier:

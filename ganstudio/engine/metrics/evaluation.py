@@ -141,6 +141,16 @@ def real_images(dataset: str, n: int, seed: int = REAL_SEED) -> torch.Tensor:
     return data.x[order[: min(n, len(data))]]
 
 
+def real_data_images(data, n: int, seed: int = REAL_SEED):
+    """``(info, images)``: ``n`` images of a real-data config's prepared set (prepared now if
+    it is not), chosen as the training evaluations choose them, so they share statistics."""
+    from ganstudio.engine.data.batches import prepare_data
+    from ganstudio.engine.data.streaming import StreamingSource
+
+    source = StreamingSource(prepare_data(data), name=data.name)
+    return source.info, source.sample(n, seed)[0]
+
+
 # --- evaluations in training (the evaluation registry) ----------------------------------------
 
 
@@ -166,7 +176,7 @@ def training_space(info) -> str | None:
 
     if not info.is_image:
         return None
-    if info.name in shipped_classifiers():
+    if info.name in shipped_classifiers() and _classifier_shape(info.name) == tuple(info.shape):
         return "classifier"
     from ganstudio.engine.errors import WeightsMissingError
     from ganstudio.engine.metrics.inception import inception_weights_path
@@ -176,6 +186,23 @@ def training_space(info) -> str | None:
     except WeightsMissingError:
         return None
     return "inception"
+
+
+def _classifier_shape(dataset: str) -> tuple[int, ...]:
+    """The image shape a bundled classifier takes (a real set prepared at another size or
+    colour has no classifier)."""
+    from ganstudio.engine.metrics.classifier import shipped_classifier_path
+    from ganstudio.engine.metrics.features import file_digest
+
+    path = shipped_classifier_path(dataset)
+    return _shape_of_classifier(str(path), file_digest(path))
+
+
+@functools.cache
+def _shape_of_classifier(path: str, digest: str) -> tuple[int, ...]:
+    from ganstudio.engine.metrics.classifier import load_classifier
+
+    return tuple(load_classifier(path).meta["shape"])
 
 
 _last_fake: list = [None, None, None]  # [weakref to the context, key, ExtractedFeatures]

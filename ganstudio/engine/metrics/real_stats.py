@@ -116,7 +116,8 @@ def _write(path: Path, stats: RealStats, meta: dict) -> None:
     meta = {"format": "ganstudio-metric-stats", "version": STATS_VERSION, **meta}
     # A read-only or full cache folder only costs computing them again next time.
     with contextlib.suppress(OSError):
-        atomic_write_bytes(path, save(tensors, metadata={"meta": json.dumps(meta)}))
+        atomic_write_bytes(path, save(tensors, metadata={"meta": json.dumps(meta)}),
+                           replace=True)
 
 
 def _read(path: Path) -> RealStats | None:

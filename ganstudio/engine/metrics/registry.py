@@ -8,6 +8,7 @@ are written as ``{"type": "eval", "name": NAME, ...}`` records and read back as 
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -91,18 +92,19 @@ register(Evaluation(
 
 
 def _image_evaluation(name: str, description: str) -> Evaluation:
-    """An image metric of ganstudio.engine.metrics.evaluation, imported when first used (it
-    needs torch, and config validation reads this registry before torch loads)."""
+    """An image metric of ganstudio.engine.metrics.evaluation, imported by name when first
+    used: it needs torch and the feature networks, and config validation reads this registry
+    before torch loads."""
+
+    def part(index: int) -> Callable:  # 1: applies(info), 2: run(ctx)
+        evaluation = importlib.import_module("ganstudio.engine.metrics.evaluation")
+        return evaluation.IMAGE_EVALUATIONS[name][index]
 
     def applies(data: BatchSource) -> bool:
-        from ganstudio.engine.metrics.evaluation import IMAGE_EVALUATIONS
-
-        return data.info.is_image and IMAGE_EVALUATIONS[name][1](data.info)
+        return data.info.is_image and part(1)(data.info)
 
     def run(ctx: EvalContext) -> dict[str, float]:
-        from ganstudio.engine.metrics.evaluation import IMAGE_EVALUATIONS
-
-        return IMAGE_EVALUATIONS[name][2](ctx)
+        return part(2)(ctx)
 
     return Evaluation(name, description, applies, run)
 

@@ -1,7 +1,7 @@
-"""A registry of generator/discriminator families, each built from a ModelConfig.
+"""Generator/discriminator families built from a ModelConfig (what each family is:
+``ganstudio.engine.families``).
 
-The registry itself is metadata only (no torch), so the app can list families before torch
-loads. Every generator maps ``(z, labels)`` to samples in its ``output_range`` and carries
+Every generator maps ``(z, labels)`` to samples in its ``output_range`` and carries
 ``z_dim``, ``n_classes`` and ``output_range`` attributes; every discriminator maps
 ``(x, labels)`` to one logit per sample (the final sigmoid, where a loss needs one, lives in
 the loss, where it is numerically stable).
@@ -10,10 +10,10 @@ the loss, where it is numerically stable).
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ganstudio.engine.errors import ConfigError
+from ganstudio.engine.families import FAMILIES
 
 if TYPE_CHECKING:
     from torch import nn
@@ -25,42 +25,6 @@ if TYPE_CHECKING:
 # The most parameters one network may have (1 GiB as float32): a config or a checkpoint that
 # asks for more is refused before any weight is allocated.
 MAX_PARAMETERS = 2**28
-
-
-@dataclass(frozen=True)
-class Family:
-    name: str
-    description: str
-    kinds: tuple[str, ...]  # the dataset kinds it trains on
-    conditional: bool  # has a class-conditional variant
-    image_sizes: tuple[int, ...]  # () when any size (or no image) works
-    default_z_dim: int
-    module: str
-
-
-FAMILIES: dict[str, Family] = {
-    f.name: f
-    for f in (
-        Family(
-            "toy", "MLPs for 2-D points, configurable width and depth",
-            ("points",), True, (), 16, "ganstudio.engine.nets.toy",
-        ),
-        Family(
-            "gan2014", "The original GAN (Goodfellow et al., 2014): ReLU MLP G, maxout D",
-            ("images",), False, (), 100, "ganstudio.engine.nets.gan2014",
-        ),
-        Family(
-            "dcgan", "DCGAN (Radford et al., 2015) at 16, 28, 32, 64 or 128 px with a width "
-            "multiplier",
-            ("images",), True, (16, 28, 32, 64, 128), 100, "ganstudio.engine.nets.dcgan",
-        ),
-        Family(
-            "resnet", "SNGAN/BigGAN-style ResNets at 32, 64 or 128 px: batch-norm G, spectrally "
-            "normalised D, conditional batch norm and projection for classes",
-            ("images",), True, (32, 64, 128), 128, "ganstudio.engine.nets.resnet",
-        ),
-    )
-}
 
 
 def z_dim_of(cfg: ModelConfig) -> int:
@@ -129,3 +93,21 @@ def activation_elements(G: nn.Module, D: nn.Module, z_dim: int, sample_shape: tu
     finally:
         for hook in hooks:
             hook.remove()
+
+
+def check_state_fits(expected: dict[str, tuple[int, ...]], state: dict, where: str,
+                     what: str) -> None:
+    """A CheckpointError unless ``state`` holds exactly the tensors ``expected`` names, with
+    their shapes; the message lists the first few that are missing, extra or of another shape.
+    ``what`` says what the tensors were to fit, e.g. "the stylegan2 network its kwargs
+    describe"."""
+    from ganstudio.engine.errors import CheckpointError
+
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong = sorted(k for k in set(expected) & set(state) if tuple(state[k].shape) != expected[k])
+    if missing or unexpected or wrong:
+        problems = [f"{label}: {', '.join(names[:3])}{' …' if len(names) > 3 else ''}"
+                    for label, names in (("missing", missing), ("unexpected", unexpected),
+                                         ("other shape", wrong)) if names]
+        raise CheckpointError(f"{where}: the tensors do not fit {what} ({'; '.join(problems)}).")

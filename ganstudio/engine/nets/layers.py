@@ -1,6 +1,10 @@
-"""Layers shared by the network families: maxout, label conditioning, DCGAN initialisation."""
+"""Layers shared by the network families: maxout, label conditioning, DCGAN initialisation,
+and the switch to eval mode for a while."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 from torch import nn
@@ -74,3 +78,15 @@ def dcgan_init(module: nn.Module) -> None:
 def check_labels(n_classes: int, labels: torch.Tensor | None) -> None:
     if n_classes and labels is None:
         raise ValueError("This is a class-conditional network: pass a class label per sample.")
+
+
+@contextmanager
+def eval_mode(module: nn.Module) -> Iterator[nn.Module]:
+    """``module`` in eval mode (dropout off, batch norm on its running statistics) for the
+    ``with`` block, then back in the mode it was in, even if the block raised."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield module
+    finally:
+        module.train(was_training)
