@@ -88,7 +88,7 @@ def test_parse_target_and_overrides():
         == {"optim.lr_g": 1e-4, "train.augment": "color", "train.ema": False}
     with pytest.raises(ConfigError, match="must be a whole number"):
         forks.parse_target("runs/a@x")
-    with pytest.raises(ConfigError, match="expected section.key=value"):
+    with pytest.raises(ConfigError, match=r"expected section\.key=value"):
         forks.parse_overrides(["lr"])
 
 
