@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import pickle
 
 import numpy as np
@@ -167,3 +168,36 @@ def test_classifiers_list(capsys):
     code, out, _ = _run(["classifiers", "list"], capsys)
     assert code == 0
     assert "digits" in out and "shapes" in out and "held-out" in out
+
+
+def test_eval_parzen_of_arrays_chooses_sigma_on_the_first_half_of_the_real_rows(arrays,
+                                                                                  capsys):
+    from ganstudio.engine.metrics.parzen import parzen_evaluation
+
+    real_path, fake_path, real, fake = arrays
+    code, out, _ = _run(["eval", "--real", str(real_path), "--fake", str(fake_path),
+                         "--metrics", "parzen", "--json", "--quiet"], capsys)
+    assert code == 0
+    metrics = json.loads(out)["metrics"]
+    expected = parzen_evaluation(fake.astype(np.float64), real[:150].astype(np.float64),
+                                 real[150:].astype(np.float64))
+    assert metrics == pytest.approx({"parzen": expected.mean, "parzen_sem": expected.sem,
+                                     "parzen_sigma": expected.sigma})
+
+
+def test_eval_parzen_of_a_generator_on_fresh_images_of_its_set(capsys):
+    code, out, _ = _run(["eval", str(_pretrained("shapes")), "--metrics", "parzen",
+                         "--n", "300", "--json", "--quiet"], capsys)
+    assert code == 0
+    report = json.loads(out)
+    assert report["features"] == "pixels" and report["n_real"] == 2000
+    assert math.isfinite(report["metrics"]["parzen"]) and report["metrics"]["parzen_sigma"] > 0
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--metrics", "parzen,fid"], "measured on its own"),
+    (["--metrics", "parzen", "--features", "classifier"], "leave out --features"),
+])
+def test_eval_parzen_mistakes(capsys, argv, message):
+    code, _, err = _run(["eval", str(_pretrained("shapes")), *argv], capsys)
+    assert code == 2 and message in err and "\n" not in err.strip()
