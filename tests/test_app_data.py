@@ -262,10 +262,12 @@ def test_clear_cache_asks_first_then_empties_it(window, qtbot, tmp_path, monkeyp
     data.clear_cache()
     assert asked and list_prepared()  # declined: nothing deleted
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
-    with qtbot.waitSignal(data.cache_measured, timeout=20_000) as measured:
-        qtbot.mouseClick(window.setup.data_panel.clear_button, Qt.MouseButton.LeftButton)
-    assert measured.args[0] == 0 and not list_prepared()
-    assert "Cache: 0 B prepared" in window.setup.data_panel.cache_label.text()
+    label = window.setup.data_panel.cache_label
+    qtbot.waitUntil(lambda: "B prepared" in label.text() and "Cache: 0 B" not in label.text(),
+                    timeout=20_000)
+    qtbot.mouseClick(window.setup.data_panel.clear_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Cache: 0 B prepared" in label.text(), timeout=20_000)
+    assert not list_prepared()
 
 
 @pytest.mark.skipif(not FASHION_MNIST.is_dir(), reason="Debian's dataset-fashion-mnist is not "
