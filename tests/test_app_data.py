@@ -46,7 +46,7 @@ def test_an_added_folder_is_inspected_and_shown_with_its_classes(window, qtbot, 
     assert entry is not None and entry.source == str(folder.resolve())
     text = _panel_text(window)
     assert "5 images" in text and "2 classes: cat (3), dog (2)" in text
-    assert "skipped 1 hidden files and non-images" in text
+    assert "Skipped 1 hidden files and non-images" in text and "20×20 px, colour" in text
     assert setup.data_panel.report.isVisible() and setup.data_panel.grid.isVisible()
     grid = setup.data_panel.grid_pixmap()
     assert grid is not None and grid.width() > 0

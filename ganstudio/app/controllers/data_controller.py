@@ -378,9 +378,33 @@ def inspect_dataset(source: str, progress, cancel) -> tuple[DatasetEntry, Inspec
         side = w if w == h else None
     inspection = Inspection(
         entry.source, report.count, report.channels, side, tuple(report.classes),
-        tuple(report.class_counts), tuple(report.lines()[1:]), report.skipped,
+        tuple(report.class_counts), report_lines(report), report.skipped,
         sample_grid(path))
     return entry, inspection
+
+
+def report_lines(report) -> tuple[str, ...]:
+    """An inspection's SourceReport in a few short lines for the panel."""
+    sizes = ", ".join(f"{w}×{h}" for w, h, _ in report.sizes[:3])
+    if len(report.sizes) > 3:
+        sizes += f" and {len(report.sizes) - 3} more sizes"
+    colour = "grey" if report.channels == 1 else "colour"
+    lines = [f"{report.count:,} images, {sizes} px, {colour}", report.description]
+    if report.classes:
+        shown = ", ".join(f"{c} ({n:,})" for c, n in zip(report.classes[:12],
+                                                          report.class_counts))
+        more = f" and {len(report.classes) - 12} more" if len(report.classes) > 12 else ""
+        lines.append(f"{len(report.classes)} classes: {shown}{more}")
+    else:
+        lines.append("No classes")
+    if report.skipped_quietly:
+        lines.append(f"Skipped {report.skipped_quietly:,} hidden files and non-images")
+    if report.skipped:
+        lines.append(f"Skipped {report.skipped:,} unreadable or refused:")
+        lines += [f"• {s.reason}" for s in report.first_skipped[:3]]
+        if report.skipped > 3:
+            lines.append(f"… and {report.skipped - 3:,} more")
+    return tuple(lines)
 
 
 def sample_grid(path: Path) -> np.ndarray | None:

@@ -115,11 +115,14 @@ class DatasetPanel(QWidget):
         self.error = QLabel()
         self.error.setObjectName("error")
         self.error.setWordWrap(True)
+        self.error.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.error)
 
         self.report = QLabel()
         self.report.setWordWrap(True)
+        # wrapped to the dock's width, never widening it
+        self.report.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.report.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.report.setStyleSheet(f"color: {theme.TEXT};")
         layout.addWidget(self.report)
@@ -134,6 +137,8 @@ class DatasetPanel(QWidget):
         cache.setSpacing(6)
         self.cache_label = QLabel("Cache: measuring…")
         self.cache_label.setObjectName("subtle")
+        self.cache_label.setWordWrap(True)
+        self.cache_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.clear_button = QPushButton("Clear cache…")
         self.clear_button.setToolTip("Delete every prepared set (downloads stay)")
         self.clear_button.clicked.connect(self.clear_cache_requested)

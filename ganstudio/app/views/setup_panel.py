@@ -173,7 +173,7 @@ class SetupPanel(QWidget):
         self._add(data, "Channels", "data.grayscale", self.grayscale)
         self._add(data, "", "data.flip", self.flip)
         self._add(data, "Real samples", "preview", self.preview)
-        data.addRow("", self.data_panel)
+        data.addRow(self.data_panel)  # the whole width: room for the grid of samples
 
         # Model
         self.family = QComboBox()
