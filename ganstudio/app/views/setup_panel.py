@@ -410,7 +410,7 @@ class SetupPanel(QWidget):
         current = self.config()
         if current.data.is_real:
             family = current.model.family
-            if family not in FAMILIES or not _builds_images(family):
+            if family not in FAMILIES or "images" not in FAMILIES[family].kinds:
                 family = "dcgan"
             data = current.data
             data.resolution = _fitting_resolution(family, data.resolution)
@@ -461,8 +461,8 @@ class SetupPanel(QWidget):
 
     def _on_resolution_changed(self) -> None:
         if not self._loading:
-            self._user_set.add("data.resolution")
             self.reset_to_defaults()  # the recipe depends on the resolution
+            self._user_set.add("data.resolution")  # inspecting the set no longer changes it
 
     def _on_edited(self) -> None:
         if self._loading:
@@ -669,10 +669,6 @@ def _preview_image(name: str, path: str | None) -> np.ndarray:
         return np.asarray(Image.fromarray(strip).resize(size, Image.NEAREST))
     points = data.x[:2000].numpy()
     return render_points(points, size=PREVIEW_HEIGHT * 3)
-
-
-def _builds_images(family: str) -> bool:
-    return family in ("dcgan", "resnet", "gan2014")
 
 
 def _fitting_resolution(family: str, wanted: int | None) -> int:
