@@ -35,11 +35,17 @@ def _panel_text(window) -> str:
     return window.setup.data_panel.report.text()
 
 
-def test_an_added_folder_is_inspected_and_shown_with_its_classes(window, qtbot, tmp_path):
+def test_an_added_folder_is_inspected_and_shown_with_its_classes(window, qtbot, tmp_path,
+                                                                  monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
     folder = _image_folder(tmp_path / "pets", {"cat": 3, "dog": 2})
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory",
+                        staticmethod(lambda *a, **k: str(folder)))
     data = window.data_controller
+    assert data.act_add_folder in window.setup.data_panel.add_button.menu().actions()
     with qtbot.waitSignal(data.inspected, timeout=WAIT_MS) as got:
-        data.add_path(folder)
+        data.act_add_folder.trigger()
     inspection = got.args[0]
     assert inspection.count == 5 and inspection.classes == ("cat", "dog")
     assert inspection.class_counts == (3, 2)
