@@ -3,6 +3,7 @@ training on a prepared set, offscreen."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import threading
@@ -94,7 +95,12 @@ def _npy_bytes() -> bytes:
 
 
 class _Server:
-    def __init__(self, files: dict[str, bytes]):
+    """Serves ``files``; one named ``held`` stops half-way until ``release`` is set."""
+
+    def __init__(self, files: dict[str, bytes], held: str = ""):
+        self.release = threading.Event()
+        release = self.release
+
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args):
                 pass
@@ -107,7 +113,13 @@ class _Server:
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                if self.path == held:
+                    self.wfile.write(body[: len(body) // 2])
+                    self.wfile.flush()
+                    release.wait(30)
+                    body = body[len(body) // 2 :]
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.wfile.write(body)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
@@ -115,30 +127,33 @@ class _Server:
         self.base = f"http://127.0.0.1:{self.httpd.server_port}/"
 
     def close(self):
+        self.release.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 
 
 @pytest.fixture
 def loopback_catalogue(monkeypatch):
-    """A catalogue of two sets served on 127.0.0.1: one intact, one with a wrong checksum."""
+    """A catalogue of three sets served on 127.0.0.1: one intact, one with a wrong checksum,
+    one whose server stops half-way until the test releases it."""
     from ganstudio.engine.data import catalogue
 
     body = _npy_bytes()
-    server = _Server({"/images.npy": body})
+    server = _Server({"/images.npy": body, "/slow/images.npy": body}, held="/slow/images.npy")
     good = hashlib.sha256(body).hexdigest()
 
-    def entry(name, sha256):
+    def entry(name, sha256, mirror=server.base):
         return catalogue.CatalogueEntry(
-            name, name.title(), "A tiny test set", "http://127.0.0.1/", "test", (server.base,),
+            name, name.title(), "A tiny test set", "http://127.0.0.1/", "test", (mirror,),
             (catalogue.CatalogueFile("images.npy", len(body), sha256, None),), "images.npy",
             ())
 
     suffix = hashlib.sha256(str(id(server)).encode()).hexdigest()[:6]
     sets = {f"tiny-{suffix}": entry(f"tiny-{suffix}", good),
-            f"broken-{suffix}": entry(f"broken-{suffix}", "0" * 64)}
+            f"broken-{suffix}": entry(f"broken-{suffix}", "0" * 64),
+            f"slow-{suffix}": entry(f"slow-{suffix}", good, server.base + "slow/")}
     monkeypatch.setattr(catalogue, "catalogue", lambda: sets)
-    yield list(sets)
+    yield list(sets), server
     server.close()
 
 
@@ -152,7 +167,7 @@ def _choose(window, qtbot, source: str) -> None:
 
 def test_a_catalogue_set_downloads_with_progress_then_is_inspected(window, qtbot,
                                                                    loopback_catalogue):
-    name = loopback_catalogue[0]
+    name = loopback_catalogue[0][0]
     _choose(window, qtbot, name)
     panel = window.setup.data_panel
     assert panel.download_button.isVisible() and not panel.prepare_button.isVisible()
@@ -172,7 +187,7 @@ def test_a_catalogue_set_downloads_with_progress_then_is_inspected(window, qtbot
 def test_a_wrong_checksum_is_shown_and_leaves_no_file(window, qtbot, loopback_catalogue):
     from ganstudio.engine.data.catalogue import download_folder
 
-    name = loopback_catalogue[1]
+    name = loopback_catalogue[0][1]
     _choose(window, qtbot, name)
     panel = window.setup.data_panel
     qtbot.mouseClick(panel.download_button, Qt.MouseButton.LeftButton)
@@ -182,6 +197,28 @@ def test_a_wrong_checksum_is_shown_and_leaves_no_file(window, qtbot, loopback_ca
     assert "deleted" in text
     assert not (download_folder(name) / "images.npy").exists()
     assert not panel.progress_row.isVisible()
+
+
+def test_a_download_cancelled_half_way_keeps_its_part_to_resume(window, qtbot,
+                                                               loopback_catalogue):
+    from ganstudio.engine.data.catalogue import download_folder
+
+    names, server = loopback_catalogue
+    name = names[2]
+    _choose(window, qtbot, name)
+    panel = window.setup.data_panel
+    qtbot.mouseClick(panel.download_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.progress_row.isVisible() and panel.progress_bar.value() > 0,
+                    timeout=WAIT_MS)
+    assert panel.cancel_button.isVisible()
+    with qtbot.waitSignal(window.data_controller.job_ended, timeout=WAIT_MS):
+        qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
+        server.release.set()
+    assert "cancelled" in window.statusBar().currentMessage()
+    assert not panel.error.isVisible() and not panel.progress_row.isVisible()
+    folder = download_folder(name)
+    assert (folder / "images.npy.part").is_file() and not (folder / "images.npy").exists()
+    assert panel.download_button.isVisible() and panel.download_button.isEnabled()
 
 
 # --- preparing and training --------------------------------------------------------------
