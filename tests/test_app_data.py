@@ -343,8 +343,10 @@ def _drop(widget, path: Path) -> None:
                                 Qt.KeyboardModifier.NoModifier))
 
 
-def test_a_folder_dropped_on_the_setup_panel_and_an_array_on_the_window_are_added(
+def test_a_folder_or_array_dropped_on_the_setup_panel_and_an_archive_on_the_window_are_added(
         window, qtbot, tmp_path):
+    import shutil
+
     folder = _image_folder(tmp_path / "dropped", {"only": 2})
     data = window.data_controller
     with qtbot.waitSignal(data.inspected, timeout=WAIT_MS) as got:
@@ -353,5 +355,11 @@ def test_a_folder_dropped_on_the_setup_panel_and_an_array_on_the_window_are_adde
     array = tmp_path / "faces.npy"
     np.save(array, np.zeros((5, 8, 8, 3), np.uint8), allow_pickle=False)
     with qtbot.waitSignal(data.inspected, timeout=WAIT_MS) as got:
-        _drop(window, array)
+        _drop(window.setup.data_panel, array)
     assert got.args[0].count == 5 and window.setup.real_entry().name == "faces"
+    archive = shutil.make_archive(str(tmp_path / "pets"), "zip",
+                                  _image_folder(tmp_path / "pets-folder", {"cat": 2, "dog": 1}))
+    with qtbot.waitSignal(data.inspected, timeout=WAIT_MS) as got:
+        _drop(window, Path(archive))
+    assert got.args[0].count == 3 and got.args[0].classes == ("cat", "dog")
+    assert window.setup.real_entry().source == str(Path(archive).resolve())

@@ -28,8 +28,9 @@ from ganstudio.engine.config import DataConfig
 
 SAMPLE_COUNT = 16  # images in the grid of real samples
 SAMPLE_SIDE = 48  # px of each
-# What a drop on the window takes for a dataset (a folder dropped on the Setup panel is one too).
-DATASET_SUFFIXES = (".zip", ".tar", ".tgz", ".gz", ".bz2", ".xz", ".npy", ".npz")
+# What the window opens as a dataset: archives. Arrays (.npy) and folders may be generators
+# or latents there; on the Setup panel's dataset part every drop is a dataset.
+DATASET_SUFFIXES = (".zip", ".tar", ".tgz", ".gz", ".bz2", ".xz")
 
 
 class DataController(QObject):
