@@ -39,12 +39,12 @@ import torch
 from ganstudio.engine.config import defaults_for, validate
 from ganstudio.engine.data.batches import prepare_data, real_data
 from ganstudio.engine.events import StepEvent
-from ganstudio.engine.generator import eval_mode
 from ganstudio.engine.images import make_grid, save_png
 from ganstudio.engine.metrics.classes import class_metrics
 from ganstudio.engine.metrics.classifier import load_classifier, shipped_classifier_path
 from ganstudio.engine.metrics.evaluation import generate_images
 from ganstudio.engine.metrics.frechet import frechet_distance_of_features
+from ganstudio.engine.nets.layers import eval_mode
 from ganstudio.engine.trainer import Trainer
 
 

@@ -21,12 +21,16 @@ def add_parsers(sub, parser_class) -> None:
     )
     ev.add_argument("source", nargs="?", metavar="CHECKPOINT|RUN_DIR",
                     help="the generator (a checkpoint, or a run folder's latest)")
-    ev.add_argument("--data", metavar="NAME",
-                    help="the real images: a built-in dataset (default: the generator's own)")
+    ev.add_argument("--data", metavar="PATH|NAME",
+                    help="the real images: a built-in set, a catalogue set, or an image folder, "
+                    "archive or dataset file, prepared at the generator's size (default: the "
+                    "generator's own data)")
     ev.add_argument("--real", metavar="A.npy", help="real features, an (N, D) .npy array")
     ev.add_argument("--fake", metavar="B.npy", help="generated features, an (N, D) .npy array")
     ev.add_argument("--metrics", help="comma-separated, from fid, kid, pr, dc, classes "
-                    "(default: fid,kid,pr,dc)")
+                    "(default: fid,kid,pr,dc); or parzen alone: the Parzen-window "
+                    "log-likelihood of Goodfellow et al. (2014) in pixel space, σ chosen on "
+                    "half the real images, measured on the other half")
     ev.add_argument("--n", type=int, default=10_000,
                     help="images drawn from the generator and from the dataset "
                     "(default: %(default)s)")
@@ -85,7 +89,12 @@ def cmd_eval(args) -> int:
     from ganstudio.engine.errors import ConfigError
     from ganstudio.engine.metrics.evaluation import DEFAULT_METRICS, parse_metrics
 
-    metrics = parse_metrics(args.metrics or DEFAULT_METRICS)
+    names = [m.strip() for m in (args.metrics or "").split(",") if m.strip()]
+    parzen = "parzen" in names
+    if parzen and names != ["parzen"]:
+        raise ConfigError("--metrics parzen is measured on its own (in pixel space, not in a "
+                          "feature space): run it apart from the other metrics")
+    metrics = ("parzen",) if parzen else parse_metrics(args.metrics or DEFAULT_METRICS)
     if not 2 <= args.n <= MAX_SAMPLES:
         raise ConfigError(f"--n must be 2 to {MAX_SAMPLES:,}, not {args.n}")
     arrays = args.real is not None or args.fake is not None
@@ -96,8 +105,11 @@ def cmd_eval(args) -> int:
     stages = _Stages(args.quiet)
     started = time.monotonic()
     try:
-        report = _eval_arrays(args, metrics, stages) if arrays else \
-            _eval_generator(args, metrics, stages)
+        if parzen:
+            report = _eval_parzen(args, arrays, stages)
+        else:
+            report = _eval_arrays(args, metrics, stages) if arrays else \
+                _eval_generator(args, metrics, stages)
     except KeyboardInterrupt:
         stages.done()
         print("Interrupted; nothing was measured.", file=sys.stderr)
@@ -177,11 +189,15 @@ def _eval_generator(args, metrics, stages) -> dict:
     if dataset is None:
         raise ConfigError(f"{Path(args.source).name} does not say what data it was trained "
                           "on: name the real images with --data")
-    real_data = None if args.data else real_data_of(generator)
+    real_data = _real_data_for(args.data, generator) if args.data else real_data_of(generator)
+    if real_data is not None:
+        dataset = real_data.name
     info = get_info(dataset) if real_data is None else None
     if info is not None and tuple(info.shape) != tuple(generator.shape):
         raise ConfigError(f"{dataset} images are {_shape(info.shape)} but the generator "
                           f"draws {_shape(generator.shape)}")
+    if space == "inception":
+        _fetch_inception_weights(stages)
     extractor = feature_extractor(space, dataset)
     if real_data is None:
         real = real_images(dataset, args.n)
@@ -196,6 +212,93 @@ def _eval_generator(args, metrics, stages) -> dict:
             "n_fake": int(fake_images.shape[0]), "seed": args.seed, "metrics": values}
 
 
+def _real_data_for(data: str, generator):
+    """The real-data settings of ``--data`` (None for a built-in set): prepared at the
+    generator's size, grey when the generator draws grey images."""
+    from ganstudio.engine.data import DATASETS
+    from ganstudio.engine.data.batches import real_data
+
+    if data in DATASETS:
+        return None
+    channels, height, width = generator.shape
+    if height != width:
+        from ganstudio.engine.errors import ConfigError
+
+        raise ConfigError(f"the generator draws {height}×{width} images; real data is prepared "
+                          "square, so compare it with feature arrays (--real, --fake)")
+    return real_data(data, height, grayscale=channels == 1)
+
+
+def _fetch_inception_weights(stages) -> None:
+    """FID's weights, downloaded on first use with a progress line."""
+    from ganstudio.engine.errors import WeightsMissingError
+    from ganstudio.engine.metrics.inception import (
+        download_inception_weights,
+        inception_weights_path,
+    )
+
+    try:
+        inception_weights_path()
+    except WeightsMissingError:
+        progress = stages.part("downloading FID's Inception-v3 weights")
+        download_inception_weights(lambda have, total: progress(have / total if total else 0.0))
+
+
+# Real images a built-in set's Parzen estimate uses: fresh draws no run trains on, half to
+# choose σ, half to measure (the paper: 10,000 validation and 10,000 test images)
+PARZEN_REAL = 2000
+
+
+def _eval_parzen(args, arrays: bool, stages) -> dict:
+    """Table 1 of Goodfellow et al. (2014): a Parzen window on the generated samples, σ
+    chosen on validation images, the test images' mean log-likelihood (pixels in 0..1)."""
+    import numpy as np
+
+    from ganstudio.engine.errors import ConfigError
+    from ganstudio.engine.metrics.parzen import parzen_evaluation
+
+    if args.features not in (None, "none"):
+        raise ConfigError("--metrics parzen is measured on pixels (or your arrays): leave "
+                          "out --features")
+    if arrays:
+        if args.real is None or args.fake is None:
+            raise ConfigError("feature arrays need both --real A.npy and --fake B.npy")
+        real = _load_array(Path(args.real), "--real").astype(np.float64)
+        fake = _load_array(Path(args.fake), "--fake").astype(np.float64)
+        where = {"real": args.real, "fake": args.fake, "features": "none"}
+    else:
+        from ganstudio.engine.data import DATASETS, held_out_dataset
+        from ganstudio.engine.formats import load_generator
+        from ganstudio.engine.metrics.evaluation import sample_generator
+
+        if not Path(args.source).exists():
+            raise ConfigError(f"{args.source} does not exist")
+        generator = load_generator(args.source)
+        dataset = args.data or generator.dataset
+        info = DATASETS.get(dataset or "")
+        if info is None or not info.is_image:
+            raise ConfigError(f"--metrics parzen needs real images no run trained on, which "
+                              f"GAN Studio draws fresh for its built-in image sets, not for "
+                              f"{dataset}; give your own: --real A.npy (pixels in 0..1, half "
+                              "for σ, half to measure) --fake B.npy")
+        held = held_out_dataset(dataset, 0, PARZEN_REAL)
+        real = held.x.reshape(len(held.x), -1).double().numpy() / 255.0
+        fake_images = sample_generator(generator, args.n, args.seed, stages.part("sampling"))
+        if tuple(fake_images.shape[1:]) != tuple(info.shape):
+            raise ConfigError(f"{dataset} images are {_shape(info.shape)} but the generator "
+                              f"draws {_shape(fake_images.shape[1:])}")
+        fake = fake_images.reshape(len(fake_images), -1).double().numpy() / 255.0
+        where = {"source": str(args.source), "data": dataset, "features": "pixels"}
+    if real.shape[0] < 2:
+        raise ConfigError("--metrics parzen needs at least 2 real rows (half for σ, half to "
+                          "measure)")
+    half = real.shape[0] // 2
+    result = parzen_evaluation(fake, real[:half], real[half:], progress=stages.part("parzen"))
+    return {**where, "n_real": int(real.shape[0]), "n_fake": int(fake.shape[0]),
+            "seed": args.seed, "metrics": {"parzen": result.mean, "parzen_sem": result.sem,
+                                           "parzen_sigma": result.sigma}}
+
+
 def _shape(shape) -> str:
     return "×".join(str(s) for s in shape)
 
@@ -204,6 +307,7 @@ _LABELS = {
     "fid": "FID", "kid": "KID", "precision": "precision", "recall": "recall",
     "density": "density", "coverage": "coverage", "confident": "confident",
     "class_coverage": "class coverage", "class_kl": "class KL",
+    "parzen": "Parzen log-lik", "parzen_sem": "± (std. error)", "parzen_sigma": "σ",
 }
 
 
@@ -231,11 +335,14 @@ def cmd_classifiers(args) -> int:
     from ganstudio.engine.metrics.features import shipped_classifiers
 
     if args.classifiers_command == "list":
-        for name in shipped_classifiers():
+        names = shipped_classifiers()
+        width = max((len(name) for name in names), default=0)
+        for name in names:
             path = shipped_classifier_path(name)
             meta = load_classifier(path).meta
-            print(f"{name:<10} {100 * meta['accuracy']:.2f}% right on {meta['n_test']:,} "
-                  f"held-out images  {path.stat().st_size / 1024:.0f} KB  {path}")
+            print(f"{name:<{width}}  {100 * meta['accuracy']:6.2f}% right on "
+                  f"{meta['n_test']:>6,} held-out images  {path.stat().st_size / 1024:.0f} KB  "
+                  f"{path}")
         return 0
     recipe = recipe_for(args.dataset)
     trained = train_classifier(recipe, progress=lambda line: print(line, file=sys.stderr))

@@ -267,3 +267,30 @@ def test_wgan_gp_from_the_command_line_takes_its_papers_settings(tmp_path):
                                       "--d-steps", "2", "--lr-g", "3e-4"])
     o = train_config(args).optim
     assert (o.lr_g, o.lr_d, o.d_steps) == (3e-4, 1e-4, 2)
+
+
+def test_train_asks_for_image_evaluations_and_augmentation(tmp_path, capsys, monkeypatch):
+    from ganstudio.engine.metrics import evaluation
+
+    monkeypatch.setattr(evaluation, "TRAINING_SAMPLES", 100)
+    run_dir = tmp_path / "run"
+    code, _, err = _run(["train", "--dataset", "digits", "--out", str(run_dir), *TINY,
+                         "--evals", "classes,kid", "--augment", "translation,cutout"], capsys)
+    assert code == 0, err
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["train"]["evals"] == ["classes", "kid"]
+    assert config["train"]["augment"] == "translation,cutout"
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    evals = {(r["name"], r["step"]) for r in records if r["type"] == "eval"}
+    assert evals == {("classes", 6), ("kid", 6), ("classes", 12), ("kid", 12)}
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--evals", "fid,sharpness"], "unknown evaluation 'sharpness'"),
+    (["--augment", "colour"], "unknown transform 'colour'"),
+])
+def test_unknown_evaluations_and_augmentations_are_named(tmp_path, capsys, argv, message):
+    code, _, err = _run(["train", "--dataset", "digits", "--out", str(tmp_path / "run"),
+                         *TINY, *argv], capsys)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import pickle
 
 import numpy as np
@@ -97,12 +98,45 @@ def _pretrained(name):
     return path
 
 
-def test_eval_of_a_generator_without_inception_weights_says_what_to_download(
+def test_eval_offline_without_inception_weights_says_what_to_download(
         tmp_path, capsys, monkeypatch):
+    from loopback import refused_url
+
+    from ganstudio.engine.metrics import inception
+
     monkeypatch.setenv("GANSTUDIO_CACHE", str(tmp_path))
+    monkeypatch.setattr(inception, "WEIGHTS_URL", refused_url(inception.WEIGHTS_FILE))
     code, _, err = _run(["eval", str(_pretrained("shapes")), "--n", "100"], capsys)
-    assert code == 2
+    assert code == 2 and len(err.strip().splitlines()) == 1
     assert "pt_inception-2015-12-05-6726825d.pth" in err and "--features classifier" in err
+
+
+def test_eval_downloads_fid_weights_on_first_use_and_reads_real_data_from_a_folder(
+        tmp_path, capsys, monkeypatch):
+    from loopback import FileServer
+    from PIL import Image
+    from test_metrics_inception import _served_weights
+
+    from ganstudio.engine.metrics import inception
+
+    monkeypatch.setenv("GANSTUDIO_CACHE", str(tmp_path / "cache"))
+    body, prefix = _served_weights(tmp_path)
+    folder = tmp_path / "strokes"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(12):
+        Image.fromarray(rng.integers(0, 256, (28, 28), dtype=np.uint8)).save(folder / f"{i}.png")
+    with FileServer({inception.WEIGHTS_FILE: body}) as server:
+        monkeypatch.setattr(inception, "WEIGHTS_URL", server.url(inception.WEIGHTS_FILE))
+        monkeypatch.setattr(inception, "WEIGHTS_SHA256_PREFIX", prefix)
+        code, out, err = _run(["eval", str(_pretrained("digits")), "--data", str(folder),
+                               "--metrics", "kid", "--n", "6", "--json"], capsys)
+    assert code == 0, err
+    assert "downloading FID's Inception-v3 weights" in err
+    report = json.loads(out)
+    assert (report["data"], report["features"], report["n_real"]) == ("strokes", "inception", 6)
+    assert report["extractor"].startswith("inception:")
+    assert np.isfinite(report["metrics"]["kid"])
 
 
 def test_eval_of_the_bundled_generator_in_classifier_space(capsys):
@@ -134,3 +168,36 @@ def test_classifiers_list(capsys):
     code, out, _ = _run(["classifiers", "list"], capsys)
     assert code == 0
     assert "digits" in out and "shapes" in out and "held-out" in out
+
+
+def test_eval_parzen_of_arrays_chooses_sigma_on_the_first_half_of_the_real_rows(arrays,
+                                                                                  capsys):
+    from ganstudio.engine.metrics.parzen import parzen_evaluation
+
+    real_path, fake_path, real, fake = arrays
+    code, out, _ = _run(["eval", "--real", str(real_path), "--fake", str(fake_path),
+                         "--metrics", "parzen", "--json", "--quiet"], capsys)
+    assert code == 0
+    metrics = json.loads(out)["metrics"]
+    expected = parzen_evaluation(fake.astype(np.float64), real[:150].astype(np.float64),
+                                 real[150:].astype(np.float64))
+    assert metrics == pytest.approx({"parzen": expected.mean, "parzen_sem": expected.sem,
+                                     "parzen_sigma": expected.sigma})
+
+
+def test_eval_parzen_of_a_generator_on_fresh_images_of_its_set(capsys):
+    code, out, _ = _run(["eval", str(_pretrained("shapes")), "--metrics", "parzen",
+                         "--n", "300", "--json", "--quiet"], capsys)
+    assert code == 0
+    report = json.loads(out)
+    assert report["features"] == "pixels" and report["n_real"] == 2000
+    assert math.isfinite(report["metrics"]["parzen"]) and report["metrics"]["parzen_sigma"] > 0
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--metrics", "parzen,fid"], "measured on its own"),
+    (["--metrics", "parzen", "--features", "classifier"], "leave out --features"),
+])
+def test_eval_parzen_mistakes(capsys, argv, message):
+    code, _, err = _run(["eval", str(_pretrained("shapes")), *argv], capsys)
+    assert code == 2 and message in err and "\n" not in err.strip()

@@ -155,3 +155,74 @@ def test_missing_weights_say_what_to_download_and_where(tmp_path, monkeypatch):
     (tmp_path / "weights").mkdir()
     (tmp_path / "weights" / WEIGHTS_FILE).write_bytes(b"")
     assert inception_weights_path() == tmp_path / "weights" / WEIGHTS_FILE
+
+
+def _served_weights(tmp_path) -> tuple[bytes, str]:
+    """A weights file of the published layout, and the prefix of its sha256."""
+    import hashlib
+
+    generator = torch.Generator().manual_seed(0)
+    state = {}
+    for name, shape in expected_layout().items():  # He-scaled, batch norm the identity
+        if name.endswith(("running_var", "bn.weight")):
+            state[name] = torch.ones(shape)
+        elif name.endswith(("running_mean", "bias")):
+            state[name] = torch.zeros(shape)
+        else:
+            fan_in = torch.Size(shape[1:]).numel()
+            state[name] = torch.randn(shape, generator=generator) * (2 / fan_in) ** 0.5
+    path = tmp_path / "served.pth"
+    torch.save(state, path)
+    body = path.read_bytes()
+    return body, hashlib.sha256(body).hexdigest()[:8]
+
+
+def test_the_weights_download_once_checked_against_the_hash_in_their_name(tmp_path, monkeypatch):
+    from loopback import FileServer
+
+    from ganstudio.engine.metrics import inception
+
+    monkeypatch.setenv("GANSTUDIO_CACHE", str(tmp_path / "cache"))
+    body, prefix = _served_weights(tmp_path)
+    seen = []
+    with FileServer({WEIGHTS_FILE: body}) as server:
+        monkeypatch.setattr(inception, "WEIGHTS_URL", server.url(WEIGHTS_FILE))
+        monkeypatch.setattr(inception, "WEIGHTS_SHA256_PREFIX", prefix)
+        path = inception.download_inception_weights(lambda have, total: seen.append(have))
+        assert path == inception_weights_path() and path.read_bytes() == body
+        assert seen[-1] == len(body)
+        inception.download_inception_weights()  # present and intact: not fetched again
+        assert server.requests == [WEIGHTS_FILE]
+    network = load_inception(path)
+    assert network.Conv2d_1a_3x3.conv.weight.shape == (32, 3, 3, 3)
+
+
+def test_weights_that_do_not_match_their_hash_are_deleted_and_refused(tmp_path, monkeypatch):
+    from loopback import FileServer
+
+    from ganstudio.engine.metrics import inception
+
+    monkeypatch.setenv("GANSTUDIO_CACHE", str(tmp_path / "cache"))
+    body, prefix = _served_weights(tmp_path)
+    wrong = format((int(prefix, 16) + 1) % 16**8, "08x")
+    with FileServer({WEIGHTS_FILE: body}) as server:
+        monkeypatch.setattr(inception, "WEIGHTS_URL", server.url(WEIGHTS_FILE))
+        monkeypatch.setattr(inception, "WEIGHTS_SHA256_PREFIX", wrong)
+        with pytest.raises(WeightsMissingError, match="wrong sha256 checksum") as e:
+            inception.download_inception_weights()
+    assert "--features classifier" in str(e.value)
+    assert list((tmp_path / "cache" / "weights").iterdir()) == []
+
+
+def test_offline_the_weights_download_says_so_and_what_to_do(tmp_path, monkeypatch):
+    from loopback import refused_url
+
+    from ganstudio.engine.metrics import inception
+
+    monkeypatch.setenv("GANSTUDIO_CACHE", str(tmp_path))
+    monkeypatch.setattr(inception, "WEIGHTS_URL", refused_url(WEIGHTS_FILE))
+    with pytest.raises(WeightsMissingError) as e:
+        inception.download_inception_weights()
+    text = str(e.value)
+    assert "could not be downloaded" in text and str(tmp_path / "weights") in text
+    assert "--features classifier" in text

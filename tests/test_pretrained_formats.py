@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from loopback import FileServer
 from stylegan_support import shared_fixtures
 
 from ganstudio.cli import main
@@ -156,36 +157,6 @@ def test_info_describes_a_stylegan_pickle_and_a_biggan_folder(capsys):
     assert (info["family"], info["classes"], info["shape"]) == ("biggan", 1000, [3, 128, 128])
 
 
-class _Files:
-    """A server on 127.0.0.1 that serves the bytes of ``files`` by name."""
-
-    def __init__(self, files: dict[str, bytes]):
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                body = files.get(self.path.lstrip("/"))
-                if body is None:
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.base = f"http://127.0.0.1:{self.httpd.server_port}/"
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 def _catalogue_of(server, family="stylegan2", resolution=32):
     from ganstudio.engine.networks_catalogue import NetworkEntry, NetworkFile
 
@@ -201,7 +172,7 @@ def test_a_catalogue_network_downloads_from_the_next_mirror_and_opens(monkeypatc
     from ganstudio.engine import networks_catalogue
 
     monkeypatch.setattr(networks_catalogue, "network_folder", lambda name: tmp_path / name)
-    server = _Files({"tiny.pkl": (STYLEGAN / "sg2ada_32px.pkl").read_bytes()})
+    server = FileServer({"tiny.pkl": (STYLEGAN / "sg2ada_32px.pkl").read_bytes()})
     try:
         monkeypatch.setattr(networks_catalogue, "networks", lambda: _catalogue_of(server))
         assert networks_catalogue.downloaded_path("tiny") is None
@@ -218,7 +189,7 @@ def test_a_download_that_is_not_the_network_named_is_deleted(monkeypatch, capsys
     from ganstudio.engine import networks_catalogue
 
     monkeypatch.setattr(networks_catalogue, "network_folder", lambda name: tmp_path / name)
-    server = _Files({"tiny.pkl": (STYLEGAN / "sg3t_16px.pkl").read_bytes()})
+    server = FileServer({"tiny.pkl": (STYLEGAN / "sg3t_16px.pkl").read_bytes()})
     try:
         monkeypatch.setattr(networks_catalogue, "networks", lambda: _catalogue_of(server))
         assert main(["networks", "download", "tiny"]) == 2

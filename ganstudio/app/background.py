@@ -66,11 +66,11 @@ class _Job(QRunnable):
 
 
 def run_in_background(fn: Callable, *args, on_done: Callable[[Any], None],
-                      owner: QObject | None = None) -> None:
-    """Run ``fn(*args)`` on the global thread pool; ``on_done(result or JobFailed)`` follows
-    on the UI thread unless ``owner`` has been deleted by then."""
+                      owner: QObject | None = None, pool: QThreadPool | None = None) -> None:
+    """Run ``fn(*args)`` on ``pool`` (the global thread pool by default); ``on_done(result or
+    JobFailed)`` follows on the UI thread unless ``owner`` has been deleted by then."""
     _get_dispatcher()  # created on the calling (UI) thread
-    QThreadPool.globalInstance().start(_Job(fn, args, on_done, owner))
+    (pool or QThreadPool.globalInstance()).start(_Job(fn, args, on_done, owner))
 
 
 def wait_for_background(msecs: int = 30_000) -> bool:

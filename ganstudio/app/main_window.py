@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from ganstudio.app import theme
 from ganstudio.app.actions import actions_of, make_action
 from ganstudio.app.background import JobFailed, run_in_background, wait_for_background
+from ganstudio.app.controllers.data_controller import DATASET_SUFFIXES, DataController
 from ganstudio.app.controllers.explorer_controller import ExplorerController
 from ganstudio.app.controllers.training_controller import CLOSE_WAIT_MS, TrainingController
 from ganstudio.app.process import freeze_long_lived_objects
@@ -94,8 +95,11 @@ class MainWindow(QMainWindow):
         self.explorer_controller = ExplorerController(self.explorer_page,
                                                       self.training_controller, self.settings,
                                                       self)
+        self.data_controller = DataController(self.setup, self.settings, self)
+        self.training_controller.data = self.data_controller
         self._build_actions()
-        for owner in (self, self.training_controller, self.explorer_controller):
+        for owner in (self, self.training_controller, self.explorer_controller,
+                      self.data_controller):
             self.addActions(actions_of(owner))
         self._build_menus()
         self._build_toolbar()
@@ -167,6 +171,9 @@ class MainWindow(QMainWindow):
         train.addActions([t.act_start, t.act_pause, t.act_step, t.act_stop])
         train.addSeparator()
         train.addAction(t.act_continue)
+        train.addSeparator()
+        d = self.data_controller
+        train.addActions([d.act_add_folder, d.act_add_file, d.act_clear_cache])
 
         explore = bar.addMenu("&Explore")
         explore.addActions([e.act_explore_run, e.act_shuffle, e.act_add_keyframe])
@@ -234,7 +241,7 @@ class MainWindow(QMainWindow):
         w.open_run.connect(t.choose_run_folder)
         w.new_training.connect(self.show_setup)
         w.open_recent.connect(self.open_recent)
-        for controller in (t, e):
+        for controller in (t, e, self.data_controller):
             controller.message.connect(self._show_message)
         t.notified.connect(self._on_notified)
         t.setup_wanted.connect(self.show_setup)
@@ -291,6 +298,7 @@ class MainWindow(QMainWindow):
     def warm_up(self) -> None:
         """Import torch and look for GPUs in the background, after the window is up."""
         run_in_background(_probe_devices, on_done=self._on_devices, owner=self)
+        self.data_controller.refresh()
 
     def _on_devices(self, result) -> None:
         if isinstance(result, JobFailed):
@@ -380,6 +388,10 @@ class MainWindow(QMainWindow):
         from ganstudio.engine.runs import RunFolder
 
         path = Path(path)
+        if path.is_file() and path.name.lower().endswith(DATASET_SUFFIXES):
+            self.show_setup()
+            self.data_controller.add_path(path)
+            return True
         if path.is_dir() and RunFolder.is_run_dir(path):
             return self.training_controller.open_run_folder(path)
         if path.is_dir() and RunFolder.is_run_dir(path.parent):
@@ -450,7 +462,8 @@ class MainWindow(QMainWindow):
         if len(urls) != 1 or not urls[0].isLocalFile():
             return None
         path = Path(urls[0].toLocalFile())
-        if path.is_dir() or path.suffix.lower() in CHECKPOINT_SUFFIXES:
+        if path.is_dir() or path.suffix.lower() in CHECKPOINT_SUFFIXES \
+                or path.name.lower().endswith(DATASET_SUFFIXES):
             return path
         return None
 
@@ -461,6 +474,7 @@ class MainWindow(QMainWindow):
             return
         self.stopped_in = time.monotonic() - started
         self.explorer_controller.close()
+        self.data_controller.close(CLOSE_WAIT_MS)
         self.training.plot.stop_auto_refresh()
         self.settings.save_window(self.saveGeometry(), self.saveState())
         self.settings.save_setup(self.setup.config().to_dict())

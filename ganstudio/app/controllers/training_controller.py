@@ -51,6 +51,7 @@ class TrainingController(QObject):
         super().__init__(window)
         self.setup, self.page, self.settings, self.window = setup, page, settings, window
         self.session: TrainingSession | None = None
+        self.data = None  # the DataController: real data is prepared, with progress, first
         self.watcher: RunWatcher | None = None
         self._reading: threading.Event | None = None  # set: the read in progress is dropped
         self._build_actions()
@@ -182,7 +183,11 @@ class TrainingController(QObject):
             self.setup_wanted.emit()
             self.message.emit("Fix the settings marked in the Setup panel first.", 5000)
             return
-        self.start_training(self.setup.config())
+        config = self.setup.config()
+        if config.data.is_real and self.data is not None:
+            self.data.prepare(config.data, then=lambda: self.start_training(config))
+            return
+        self.start_training(config)
 
     def start_training(self, config: RunConfig, run_dir: Path | None = None,
                        resume: Path | None = None) -> bool:

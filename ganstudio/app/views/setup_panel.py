@@ -7,7 +7,7 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QSignalBlocker, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -29,10 +29,14 @@ from superqt import QLargeIntSpinBox
 
 from ganstudio.app import theme
 from ganstudio.app.background import run_in_background
+from ganstudio.app.views.dataset_panel import DatasetEntry, DatasetPanel
 from ganstudio.engine.config import (
     DEVICES,
     LOSSES,
+    MAX_RESOLUTION,
+    MIN_RESOLUTION,
     OPTIMIZERS,
+    DataConfig,
     Problem,
     RunConfig,
     defaults_for,
@@ -48,6 +52,10 @@ PREVIEW_DELAY_MS = 400
 # do not change, and building a dataset for one takes seconds.
 _PREVIEWS: dict[str, QPixmap | str] = {}
 PREVIEW_HEIGHT = 44
+# Resolutions offered for a family that builds any size
+ANY_RESOLUTIONS = tuple(r for r in (16, 28, 32, 48, 64, 96, 128, 256)
+                        if MIN_RESOLUTION <= r <= MAX_RESOLUTION)
+GRAYSCALE_CHOICES = (("as the data is", None), ("grey", True), ("RGB", False))
 
 
 class _Row(QWidget):
@@ -84,6 +92,7 @@ class SetupPanel(QWidget):
     config_changed = Signal()
     problems_changed = Signal(list)
     start_requested = Signal()
+    real_dataset_selected = Signal(object)  # the DatasetEntry chosen, or None for a built-in
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -91,6 +100,8 @@ class SetupPanel(QWidget):
         self._devices = ["auto", "cpu"]
         self._previews = _PREVIEWS
         self._problems: list[Problem] = []
+        self._real_entries: list = []  # DatasetEntry, in the order the list shows them
+        self._classes: dict[str, tuple[str, ...]] = {}  # by source, once inspected
         self._rows: dict[str, _Row] = {}
         self._forms: dict[str, QFormLayout] = {}
         # The preview loads a little after a change (and after start-up): building it imports
@@ -140,11 +151,29 @@ class SetupPanel(QWidget):
         # a strip wider than the dock is cut at the right rather than widening the dock
         self.preview.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.preview.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        self.resolution = QComboBox()
+        self.resolution.setToolTip("The side of the square images the set is prepared at; "
+                                   "the family builds these sizes")
+        self.crop = QComboBox()
+        self.crop.addItem("centre crop", "centre")
+        self.crop.addItem("pad to square", "pad")
+        self.crop.setToolTip("Centre-crop the largest square, or pad the whole image to one")
+        self.grayscale = QComboBox()
+        for text, value in GRAYSCALE_CHOICES:
+            self.grayscale.addItem(text, value)
+        self.flip = QCheckBox("Random left-right flips")
+        self.flip.setToolTip("Augment by mirroring images at random while training")
+        self.data_panel = DatasetPanel()
         data = self._section("Data")
         self._add(data, "Dataset", "data.name", self.dataset)
         data.addRow("", self.dataset_help)
         self._add(data, "Points file", "data.path", points_box)
-        data.addRow("Real samples", self.preview)
+        self._add(data, "Resolution", "data.resolution", self.resolution)
+        self._add(data, "Square", "data.crop", self.crop)
+        self._add(data, "Channels", "data.grayscale", self.grayscale)
+        self._add(data, "", "data.flip", self.flip)
+        self._add(data, "Real samples", "preview", self.preview)
+        data.addRow(self.data_panel)  # the whole width: room for the grid of samples
 
         # Model
         self.family = QComboBox()
@@ -226,8 +255,10 @@ class SetupPanel(QWidget):
 
         self.dataset.currentIndexChanged.connect(self._on_dataset_changed)
         self.family.currentIndexChanged.connect(self._on_family_changed)
-        for combo in (self.optimizer, self.device):
+        for combo in (self.optimizer, self.device, self.crop, self.grayscale):
             combo.currentIndexChanged.connect(self._on_edited)
+        self.resolution.currentIndexChanged.connect(self._on_resolution_changed)
+        self.flip.toggled.connect(self._on_edited)
         self.loss.currentIndexChanged.connect(self._on_loss_changed)
         for name, signal in (("optim.name", self.optimizer.currentIndexChanged),
                              ("optim.lr_g", self.lr_g.textEdited),
@@ -280,9 +311,18 @@ class SetupPanel(QWidget):
     def set_config(self, cfg: RunConfig) -> None:
         self._loading = True
         try:
-            self.dataset.setCurrentIndex(max(0, self.dataset.findData(cfg.data.name)))
+            if cfg.data.is_real:
+                self.dataset.setCurrentIndex(self._real_index(cfg.data))
+            else:
+                self.dataset.setCurrentIndex(max(0, self.dataset.findData(cfg.data.name)))
             self.points_path.setText(cfg.data.path or "")
             self.family.setCurrentIndex(max(0, self.family.findData(cfg.model.family)))
+            self._fill_resolutions(cfg.data.resolution)
+            self.crop.setCurrentIndex(max(0, self.crop.findData(cfg.data.crop)))
+            self.grayscale.setCurrentIndex(
+                [v for _, v in GRAYSCALE_CHOICES].index(cfg.data.grayscale)
+                if cfg.data.grayscale in (None, True, False) else 0)
+            self.flip.setChecked(bool(cfg.data.flip))
             self.conditional.setChecked(cfg.model.conditional)
             self.width.setValue(cfg.model.width)
             self.hidden.setValue(cfg.model.hidden)
@@ -328,8 +368,19 @@ class SetupPanel(QWidget):
                 return old
             return value
 
-        cfg.data.name = self.dataset.currentData()
-        cfg.data.path = self.points_path.text().strip() or None
+        entry = self.real_entry()
+        if entry is not None:
+            cfg.data = DataConfig(
+                name=entry.name, source=entry.source, seed=cfg.data.seed,
+                resolution=self.resolution.currentData(), crop=self.crop.currentData(),
+                grayscale=self.grayscale.currentData(), flip=self.flip.isChecked(),
+                split=cfg.data.split)
+            if not entry.present:
+                parse.append(Problem("data.name", f"{entry.name} is not on this machine yet: "
+                                     "download it first"))
+        else:
+            cfg.data = DataConfig(name=self.dataset.currentData(), seed=cfg.data.seed,
+                                  path=self.points_path.text().strip() or None)
         if cfg.data.name == "points" and cfg.data.path and not Path(cfg.data.path).is_file():
             parse.append(Problem("data.path", f"{cfg.data.path} does not exist"))
         cfg.model.family = self.family.currentData()
@@ -357,8 +408,16 @@ class SetupPanel(QWidget):
 
     def reset_to_defaults(self) -> None:
         current = self.config()
-        fresh = defaults_for(current.data.name)
-        fresh.data.path = current.data.path
+        if current.data.is_real:
+            family = current.model.family
+            if family not in FAMILIES or "images" not in FAMILIES[family].kinds:
+                family = "dcgan"
+            data = current.data
+            data.resolution = _fitting_resolution(family, data.resolution)
+            fresh = defaults_for(data, family)
+        else:
+            fresh = defaults_for(current.data.name)
+            fresh.data.path = current.data.path
         fresh.train.seed, fresh.train.device = current.train.seed, current.train.device
         self.set_config(fresh)
         self.config_changed.emit()
@@ -368,6 +427,14 @@ class SetupPanel(QWidget):
     def _on_dataset_changed(self) -> None:
         if self._loading:
             return
+        entry = self.real_entry()
+        if entry is not None and entry.resolution is not None:  # a prepared set: as it was
+            self._loading = True
+            self._fill_resolutions(entry.resolution)
+            self.crop.setCurrentIndex(max(0, self.crop.findData(entry.crop)))
+            self.grayscale.setCurrentIndex([v for _, v in GRAYSCALE_CHOICES].index(
+                entry.grayscale))
+            self._loading = False
         self.reset_to_defaults()
 
     def _mark_user_set(self, name: str, *_) -> None:
@@ -386,8 +453,16 @@ class SetupPanel(QWidget):
     def _on_family_changed(self) -> None:
         if self._loading:
             return
+        if self.real_entry() is not None:  # real data: the family's recipe at a size it builds
+            self.reset_to_defaults()
+            return
         self._update_visibility()
         self._on_edited()
+
+    def _on_resolution_changed(self) -> None:
+        if not self._loading:
+            self.reset_to_defaults()  # the recipe depends on the resolution
+            self._user_set.add("data.resolution")  # inspecting the set no longer changes it
 
     def _on_edited(self) -> None:
         if self._loading:
@@ -397,15 +472,25 @@ class SetupPanel(QWidget):
         self.config_changed.emit()
 
     def _update_visibility(self) -> None:
-        name = self.dataset.currentData()
+        entry = self.real_entry()
         family = self.family.currentData()
-        info = DATASETS[name]
-        self.dataset_help.setText(info.description)
-        self._set_row_visible("data.path", name == "points")
+        if entry is not None:
+            self.dataset_help.setText(entry.detail)
+            classes = self._classes.get(entry.source)
+            has_classes = classes is None or bool(classes)  # unknown until inspected
+        else:
+            info = DATASETS[self.dataset.currentData()]
+            self.dataset_help.setText(info.description)
+            has_classes = bool(info.classes)
+        self._set_row_visible("data.path", entry is None and self.dataset.currentData() == "points")
+        for name in ("data.resolution", "data.crop", "data.grayscale", "data.flip"):
+            self._set_row_visible(name, entry is not None)
+        self._set_row_visible("preview", entry is None)
+        self.data_panel.set_entry(entry)
         self._set_row_visible("model.width", family == "dcgan")
         self._set_row_visible("model.hidden", family == "toy")
         self._set_row_visible("model.depth", family == "toy")
-        can_condition = bool(FAMILIES[family].conditional and info.classes)
+        can_condition = bool(FAMILIES[family].conditional and has_classes)
         self._set_row_visible("model.conditional", can_condition or self.conditional.isChecked())
 
     def _set_row_visible(self, name: str, visible: bool) -> None:
@@ -439,6 +524,10 @@ class SetupPanel(QWidget):
     # --- the strip of real samples ------------------------------------------------------
 
     def _refresh_preview(self) -> None:
+        entry = self.real_entry()
+        if entry is not None:  # the data controller inspects it and fills the data panel
+            self.real_dataset_selected.emit(entry)
+            return
         name = self.dataset.currentData()
         path = self.points_path.text().strip() if name == "points" else ""
         key = f"{name}:{path}"
@@ -467,6 +556,89 @@ class SetupPanel(QWidget):
         path = self.points_path.text().strip() if name == "points" else ""
         if key == f"{name}:{path}":
             self._refresh_preview()
+
+    # --- real datasets ------------------------------------------------------------------
+
+    def real_entry(self):
+        """The real set chosen (a DatasetEntry), or None when a built-in set is."""
+        data = self.dataset.currentData()
+        return None if isinstance(data, str) or data is None else data
+
+    def set_real_datasets(self, entries: list) -> None:
+        """Offer these real sets (DatasetEntry) after the built-in ones, keeping the choice."""
+        current = self.config().data if self.real_entry() is not None else None
+        self._real_entries = list(entries)
+        self._loading = True
+        try:
+            while self.dataset.count() > len(DATASETS):
+                self.dataset.removeItem(self.dataset.count() - 1)
+            if self._real_entries:
+                self.dataset.insertSeparator(self.dataset.count())
+            for entry in self._real_entries:
+                self.dataset.addItem(entry.label, entry)
+                self.dataset.setItemData(self.dataset.count() - 1, entry.detail,
+                                         Qt.ItemDataRole.ToolTipRole)
+            if current is not None:
+                self.dataset.setCurrentIndex(self._real_index(current))
+        finally:
+            self._loading = False
+        self._update_visibility()
+        self._revalidate()
+
+    def select_real_dataset(self, source: str) -> None:
+        """Choose the listed real set of this source, with its recommended settings."""
+        for i in range(len(DATASETS), self.dataset.count()):
+            entry = self.dataset.itemData(i)
+            if not isinstance(entry, str) and entry is not None and entry.source == source:
+                self.dataset.setCurrentIndex(i)  # _on_dataset_changed applies the defaults
+                return
+
+    def set_source_facts(self, side: int | None, classes: tuple[str, ...]) -> None:
+        """What inspecting the chosen set found: its square side (the resolution to prepare
+        at, unless the user chose one) and its classes."""
+        entry = self.real_entry()
+        if entry is None:
+            return
+        self._classes[entry.source] = tuple(classes)
+        fits = side is not None and side in self._resolutions()
+        if (fits and entry.resolution is None and "data.resolution" not in self._user_set
+                and side != self.resolution.currentData()):
+            self._fill_resolutions(side)
+            self.reset_to_defaults()
+        else:
+            self._update_visibility()
+
+    def _real_index(self, data: DataConfig) -> int:
+        """The list's entry for a real config, added when the list does not have it yet."""
+        best = None
+        for i in range(len(DATASETS), self.dataset.count()):
+            entry = self.dataset.itemData(i)
+            if isinstance(entry, str) or entry is None or entry.source != data.source:
+                continue
+            if entry.resolution in (None, data.resolution) and best is None:
+                best = i
+        if best is not None:
+            return best
+        entry = DatasetEntry(data.source, data.name, data.name, "recent", detail=data.source)
+        if self.dataset.count() == len(DATASETS):
+            self.dataset.insertSeparator(self.dataset.count())
+        self.dataset.addItem(entry.label, entry)
+        self._real_entries.append(entry)
+        return self.dataset.count() - 1
+
+    def _resolutions(self) -> tuple[int, ...]:
+        family = FAMILIES.get(self.family.currentData())
+        return (family.image_sizes if family is not None and family.image_sizes
+                else ANY_RESOLUTIONS)
+
+    def _fill_resolutions(self, wanted: int | None) -> None:
+        sizes = self._resolutions()
+        with QSignalBlocker(self.resolution):
+            self.resolution.clear()
+            for r in sizes:
+                self.resolution.addItem(f"{r} px", r)
+            fitted = _fitting_resolution(self.family.currentData(), wanted)
+            self.resolution.setCurrentIndex(max(0, self.resolution.findData(fitted)))
 
 
 def _preview(key: str, name: str, path: str | None) -> tuple[str, np.ndarray | str]:
@@ -497,6 +669,15 @@ def _preview_image(name: str, path: str | None) -> np.ndarray:
         return np.asarray(Image.fromarray(strip).resize(size, Image.NEAREST))
     points = data.x[:2000].numpy()
     return render_points(points, size=PREVIEW_HEIGHT * 3)
+
+
+def _fitting_resolution(family: str, wanted: int | None) -> int:
+    """``wanted`` when ``family`` builds it, else the size it builds nearest to it (64 when
+    nothing is wanted)."""
+    info = FAMILIES.get(family)
+    sizes = info.image_sizes if info is not None and info.image_sizes else ANY_RESOLUTIONS
+    target = wanted if isinstance(wanted, int) else 64
+    return min(sizes, key=lambda r: (abs(r - target), r))
 
 
 class _WrappingLabel(QLabel):

@@ -21,6 +21,8 @@ from ganstudio.engine.errors import CheckpointError, WeightsMissingError
 
 WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
 WEIGHTS_URL = f"https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/{WEIGHTS_FILE}"
+WEIGHTS_SHA256_PREFIX = "6726825d"  # the file's own name carries its hash (torch.hub's convention)
+WEIGHTS_SIZE = 95_600_000  # about; the progress total when a server sends no length
 INPUT_SIZE = 299
 FEATURES = 2048
 CLASSES = 1008  # the 2015 graph's ImageNet head: 1,000 classes and 8 unused
@@ -226,6 +228,25 @@ def inception_weights_path() -> Path:
             "(--features classifier)."
         )
     return path
+
+
+def download_inception_weights(progress=None, cancel=None) -> Path:
+    """Fetch FID's weights from ``WEIGHTS_URL`` into the cache (resumable, checked against the
+    hash their name carries) and return their path; WeightsMissingError says what failed
+    (offline, say) and what to do instead."""
+    from ganstudio.engine.download import download
+    from ganstudio.engine.errors import DatasetError
+    from ganstudio.resources import cache_dir
+
+    try:
+        return download((WEIGHTS_URL,), cache_dir() / "weights" / WEIGHTS_FILE,
+                        sha256=WEIGHTS_SHA256_PREFIX, size=WEIGHTS_SIZE, progress=progress,
+                        cancel=cancel)
+    except DatasetError as e:
+        raise WeightsMissingError(
+            f"FID's Inception-v3 weights could not be downloaded ({e}). Put {WEIGHTS_FILE} "
+            f"into {cache_dir() / 'weights'} by hand, or use the offline classifier features "
+            "(--features classifier).") from None
 
 
 def load_inception(path: str | Path | None = None) -> FIDInceptionV3:

@@ -1,0 +1,69 @@
+"""The gan2014 family's published recipe: its numbers, the learning-rate decay and momentum
+ramp the trainer applies, and G's output bias from the pixel marginals."""
+
+import pytest
+import torch
+
+from ganstudio.engine import events as ev
+from ganstudio.engine.config import FAMILY_DEFAULTS, defaults_for, validate, with_family
+from ganstudio.engine.data import Dataset, DatasetInfo
+from ganstudio.engine.data.batches import InMemorySource
+from ganstudio.engine.errors import ConfigError
+from ganstudio.engine.trainer import Trainer
+
+
+def test_the_recipe_is_mnist_yaml():
+    cfg = validate(with_family(defaults_for("digits"), "gan2014", {"train.batch_size"}))
+    o = cfg.optim
+    assert (o.name, o.lr_g, o.beta1, o.lr_decay, o.lr_min) == ("sgd", 0.1, 0.5, 1.000004, 1e-6)
+    assert (o.momentum_final, o.momentum_start, o.momentum_saturate) == (0.7, 1, 250)
+    assert cfg.model.output_bias == "marginals" and cfg.loss.name == "nonsaturating"
+    assert cfg.train.batch_size == defaults_for("digits").train.batch_size  # kept: fixed
+    assert with_family(defaults_for("digits"), "gan2014").train.batch_size == 100
+    assert FAMILY_DEFAULTS["gan2014"]["optim.lr_d"] == 0.05
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"optim.lr_decay": 0.9}, "optim.lr_decay"),
+    ({"optim.momentum_final": 0.7}, "ramps the momentum of sgd or rmsprop"),
+    ({"model.output_bias": "marginals"}, "gan2014 only"),
+])
+def test_the_schedule_settings_are_checked(change, message):
+    with pytest.raises(ConfigError, match=message):
+        validate(defaults_for("digits").replace(**change))
+
+
+def test_learning_rates_decay_to_their_floor_and_momentum_ramps_over_epochs(tiny_config):
+    points = torch.randn(64, 2, generator=torch.Generator().manual_seed(0))
+    info = DatasetInfo("blob", "points", (2,), (), "a blob", None)
+    cfg = tiny_config(steps=6, optim__name="sgd", optim__lr_decay=1.5, optim__lr_min=2e-4,
+                      optim__momentum_final=0.7, optim__momentum_start=1,
+                      optim__momentum_saturate=5, train__eval_every=0)
+    trainer = Trainer(cfg, data_source=lambda device, rng: InMemorySource(
+        Dataset(info, points), device, rng))
+    steps = [e for e in trainer.run() if isinstance(e, ev.StepEvent)]
+    expected = [max(1e-3 / 1.5 ** k, 2e-4) for k in range(6)]
+    assert [e.lr_g for e in steps] == pytest.approx(expected)
+    assert [e.lr_d for e in steps] == pytest.approx(expected)
+    # before the 6th update: 5 · 32 images seen of 64, epoch count 160 // 64 + 1 = 3, halfway
+    # from epoch 1 to 5
+    momenta = [g["momentum"] for g in (*trainer.opt_g.param_groups,
+                                       *trainer.opt_d.param_groups)]
+    assert momenta == pytest.approx([0.6] * len(momenta))
+
+
+def test_g_starts_at_the_mean_image_of_its_data():
+    g = torch.Generator().manual_seed(0)
+    x = (torch.rand(50, 1, 28, 28, generator=g) * 255).to(torch.uint8)
+    x[:, :, :4] = 0  # a blank band: its marginal is clipped, not −∞
+    info = DatasetInfo("noise28", "images", (1, 28, 28), (), "random images", 50)
+    cfg = with_family(defaults_for("digits"), "gan2014")
+    cfg.train.steps, cfg.train.device, cfg.train.diag_every = 1, "cpu", 0
+    trainer = Trainer(cfg, data_source=lambda device, rng: InMemorySource(
+        Dataset(info, x), device, rng))
+    bias = trainer.G.main[-2].bias.detach()
+    mean = (x.double() / 255).mean(dim=0).reshape(-1).clamp(1e-7, 1 - 1e-7)
+    torch.testing.assert_close(bias, torch.logit(mean).float())
+    with torch.no_grad():  # with no hidden activity G draws exactly the mean image
+        out = torch.sigmoid(bias)
+    torch.testing.assert_close(out.double(), mean, atol=1e-6, rtol=1e-5)
