@@ -117,15 +117,7 @@ class TrainingPage(QWidget):
         state = self.state
         if state is None:
             return
-        if state.kind == "points":
-            self.points.add_snapshot(event.step, points=event.points, labels=event.labels,
-                                     field=event.field, extent=event.extent,
-                                     path=_npz_of(event.path))
-            return
-        row_labels = list(state.classes) if state.classes else None
-        n = event.n or (event.nrow * len(state.classes) if state.classes else None)
-        self.samples.add_snapshot(event.step, grid=event.grid, path=event.path,
-                                  nrow=event.nrow or 8, n=n, row_labels=row_labels)
+        add_snapshot(self.points if state.kind == "points" else self.samples, state, event)
 
     def _on_eval(self, event) -> None:
         self.points.set_metrics(event.metrics, event.step)
@@ -136,6 +128,18 @@ class TrainingPage(QWidget):
         self.chip.setStyleSheet(
             f"color: {colour}; border: 1px solid {colour}; border-radius: 9px;"
             "padding: 1px 9px; font-weight: 600;")
+
+
+def add_snapshot(view: SampleGridView | PointsView, state: RunState, event) -> None:
+    """Give a run's snapshot (a SamplesEvent) to the view of its kind: a grid or the scatter."""
+    if isinstance(view, PointsView):
+        view.add_snapshot(event.step, points=event.points, labels=event.labels,
+                          field=event.field, extent=event.extent, path=_npz_of(event.path))
+        return
+    row_labels = list(state.classes) if state.classes else None
+    n = event.n or (event.nrow * len(state.classes) if state.classes else None)
+    view.add_snapshot(event.step, grid=event.grid, path=event.path, nrow=event.nrow or 8, n=n,
+                      row_labels=row_labels)
 
 
 def _npz_of(path: str | None) -> str | None:

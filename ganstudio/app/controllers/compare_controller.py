@@ -1,0 +1,192 @@
+"""CompareController: several run folders followed at once, for the compare page.
+
+Each run folder is read off the UI thread (:func:`read_run`) and then followed by its own
+:class:`RunWatcher` while another process writes it, exactly as the training page follows one.
+Their histories share one ``PlotData``; the runs table is rebuilt from their states on a timer
+(never per step); the rows selected in it are the runs the plot and the samples show.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import QFileDialog, QWidget
+
+from ganstudio.app import theme
+from ganstudio.app.actions import make_action
+from ganstudio.app.background import JobFailed, run_in_background
+from ganstudio.app.controllers.run_state import RunState
+from ganstudio.app.controllers.run_watcher import RunWatcher, read_run
+from ganstudio.app.controllers.runs_table_rows import RunSummary, latest_metrics, runs_table
+from ganstudio.app.settings import AppSettings
+from ganstudio.app.views.compare_page import ComparePage
+from ganstudio.app.views.dialogs import show_error
+from ganstudio.engine.plotdata import PlotData
+
+TABLE_REFRESH_MS = 500
+PLOT_REFRESH_MS = 100
+
+
+@dataclass
+class ComparedRun:
+    id: str  # the folder's path, as text
+    label: str
+    colour: str
+    watcher: RunWatcher
+
+    @property
+    def state(self) -> RunState:
+        return self.watcher.state
+
+
+class CompareController(QObject):
+    """Owns the compared runs and the compare page's actions."""
+
+    message = Signal(str, int)  # for the status bar
+    notified = Signal(str, str, object, bool)  # level, text, step, whether to show the panel
+    run_added = Signal(str)  # a run's id: it is read and in the table
+    shown = Signal()  # the compare page should be on screen
+    runs_changed = Signal(list)  # the ids of the runs the plot shows
+
+    def __init__(self, page: ComparePage, settings: AppSettings, window: QWidget):
+        super().__init__(window)
+        self.page, self.settings, self.window = page, settings, window
+        self.plot_data = PlotData()
+        self.runs: dict[str, ComparedRun] = {}
+        self._reading: set[str] = set()
+        self._colour_index = 0
+        self._table_dirty = False
+        self.act_add_runs = make_action(
+            self, "&Compare runs…", self.choose_runs, "Ctrl+Shift+M",
+            "Add run folders (finished, or being written) to the comparison")
+        page.add_button.clicked.connect(self.choose_runs)
+        page.plot.set_data(self.plot_data)
+        page.table.selection_changed.connect(self._on_table_selection_changed)
+        page.table.remove_requested.connect(self.remove_runs)
+        self._table_timer = QTimer(self)
+        self._table_timer.setInterval(TABLE_REFRESH_MS)
+        self._table_timer.timeout.connect(self._on_table_timer)
+
+    # --- adding and removing runs -------------------------------------------------------
+
+    def choose_runs(self) -> None:
+        """Ask for a folder: a run folder, or a folder of run folders (each is added)."""
+        start = str(self.settings.runs_dir() if self.settings.runs_dir().exists()
+                    else Path.home())
+        path = QFileDialog.getExistingDirectory(self.window, "Add runs to the comparison",
+                                                start)
+        if path:
+            self.add_runs(runs_in(path) or [Path(path)])
+
+    def add_runs(self, paths: list[str | Path]) -> None:
+        """Read each run folder off the UI thread, then follow it; ``run_added`` follows for
+        each. A run already compared is left as it is."""
+        self.shown.emit()
+        for path in paths:
+            run_id = str(Path(path).resolve())
+            if run_id in self.runs or run_id in self._reading:
+                continue
+            self._reading.add(run_id)
+            run_in_background(read_run, path, owner=self,
+                              on_done=partial(self._on_run_read, run_id))
+
+    def remove_runs(self, run_ids: list[str]) -> None:
+        for run_id in run_ids:
+            run = self.runs.pop(run_id, None)
+            if run is None:
+                continue
+            run.watcher.stop()
+            run.watcher.deleteLater()
+            self.plot_data.remove(run_id)
+        self._rebuild_table()
+        self._show_selected()
+
+    def close(self) -> None:
+        """Stop following every run (the window is closing)."""
+        self._table_timer.stop()
+        self.page.plot.stop_auto_refresh()
+        for run in self.runs.values():
+            run.watcher.stop()
+
+    def _on_run_read(self, run_id: str, result) -> None:
+        self._reading.discard(run_id)
+        if isinstance(result, JobFailed):
+            show_error(self.window, "Cannot add the run to the comparison", result.message)
+            return
+        watcher = RunWatcher(result, self)
+        label = self._unique_label(watcher.folder.name)
+        run = ComparedRun(run_id, label, theme.run_colour(self._colour_index), watcher)
+        self._colour_index += 1
+        self.runs[run_id] = run
+        self.plot_data.add(run_id, watcher.state.history)
+        state = watcher.state
+        for signal in (state.steps_added, state.eval_added, state.status_changed):
+            signal.connect(self._on_run_changed)
+        state.alert_raised.connect(partial(self._on_alert, run_id))
+        watcher.start()
+        selected = self.page.table.selected_runs()
+        self._rebuild_table()
+        self.page.table.select_runs([*selected, run_id])
+        self._table_timer.start()
+        self.page.plot.start_auto_refresh(PLOT_REFRESH_MS)
+        live = "followed live" if watcher.live else state.status
+        self.message.emit(f"Comparing {watcher.folder.path} ({live}).", 5000)
+        self.run_added.emit(run_id)
+
+    def _unique_label(self, name: str) -> str:
+        labels = {run.label for run in self.runs.values()}
+        label, n = name, 1
+        while label in labels:
+            n += 1
+            label = f"{name} ({n})"
+        return label
+
+    # --- what the page shows ------------------------------------------------------------
+
+    def shown_runs(self) -> list[str]:
+        """The runs plotted: those selected in the table, or every run when none is."""
+        return self.page.table.selected_runs() or list(self.runs)
+
+    def _rebuild_table(self) -> None:
+        self._table_dirty = False
+        summaries = [RunSummary(run.id, run.label, run.watcher.config.to_dict(),
+                                run.state.status, run.state.step,
+                                latest_metrics(run.state.history))
+                     for run in self.runs.values()]
+        self.page.table.set_table(runs_table(summaries),
+                                  {run.id: run.colour for run in self.runs.values()})
+
+    def _show_selected(self) -> None:
+        runs = [self.runs[run_id] for run_id in self.shown_runs() if run_id in self.runs]
+        self.page.plot.set_runs([(run.id, run.label, run.colour) for run in runs])
+        self.page.samples.set_runs([(run.id, run.label, run.colour, run.state) for run in runs])
+        self.runs_changed.emit([run.id for run in runs])
+
+    def _on_table_selection_changed(self, _ids: list) -> None:
+        self._show_selected()
+
+    def _on_run_changed(self, *_args) -> None:
+        self._table_dirty = True
+
+    def _on_table_timer(self) -> None:
+        if self._table_dirty:
+            self._rebuild_table()
+
+    def _on_alert(self, run_id: str, alert) -> None:
+        run = self.runs.get(run_id)
+        label = run.label if run is not None else Path(run_id).name
+        self.notified.emit(alert.level, f"{label}: {alert.message}", alert.step, True)
+
+
+def runs_in(path: str | Path) -> list[Path]:
+    """The run folders directly inside ``path`` (none when ``path`` is itself a run)."""
+    from ganstudio.engine.runs import RunFolder
+
+    path = Path(path)
+    if RunFolder.is_run_dir(path):
+        return []
+    return sorted(child for child in path.iterdir()
+                  if child.is_dir() and RunFolder.is_run_dir(child))

@@ -1,0 +1,187 @@
+"""The runs table: one row per run compared, sortable; the rows selected are the runs plotted."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPoint,
+    QSortFilterProxyModel,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView, QWidget
+
+from ganstudio.app import theme
+from ganstudio.app.controllers.runs_table_rows import RunsTable
+
+
+class RunsTableModel(QAbstractTableModel):
+    """A :class:`RunsTable` as a Qt model; ``set_table`` replaces it, keeping rows by id."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._table = RunsTable([], [])
+        self._colours: dict[str, str] = {}
+
+    def set_table(self, table: RunsTable, colours: dict[str, str] | None = None) -> None:
+        same_shape = table.columns == self._table.columns and \
+            [run_id for run_id, _ in table.rows] == [run_id for run_id, _ in self._table.rows]
+        self._colours = dict(colours or {})
+        if same_shape:  # values changed only (a live run stepped): the selection stays
+            self._table = table
+            if table.rows:
+                self.dataChanged.emit(self.index(0, 0),
+                                      self.index(len(table.rows) - 1, len(table.columns) - 1))
+            return
+        self.beginResetModel()
+        self._table = table
+        self.endResetModel()
+
+    def table(self) -> RunsTable:
+        return self._table
+
+    def run_id(self, row: int) -> str:
+        return self._table.rows[row][0]
+
+    def value(self, row: int, column: int) -> Any:
+        values = self._table.rows[row][1]
+        return values.get(self._table.columns[column][0])
+
+    def column_keys(self) -> list[str]:
+        return [key for key, _ in self._table.columns]
+
+    def rowCount(self, parent: QModelIndex | None = None) -> int:
+        return 0 if parent is not None and parent.isValid() else len(self._table.rows)
+
+    def columnCount(self, parent: QModelIndex | None = None) -> int:
+        return 0 if parent is not None and parent.isValid() else len(self._table.columns)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self._table.columns[section][1]
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
+            key = self._table.columns[section][0]
+            return f"{key}: differs between the runs shown" if "." in key else None
+        return None
+
+    def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        run_id, values = self._table.rows[index.row()]
+        key = self._table.columns[index.column()][0]
+        value = values.get(key)
+        if role == Qt.ItemDataRole.DisplayRole:
+            return _format(value)
+        if role == Qt.ItemDataRole.ForegroundRole and key == "name" and run_id in self._colours:
+            return QColor(self._colours[run_id])
+        if role == Qt.ItemDataRole.TextAlignmentRole and _is_number(value):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+
+class RunsTableView(QTableView):
+    """The table, sortable by any column; ``selection_changed`` gives the selected runs' ids
+    in table order, and ``fork_requested(id)`` comes from the context menu."""
+
+    selection_changed = Signal(list)
+    fork_requested = Signal(str)
+    remove_requested = Signal(list)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.runs_model = RunsTableModel(self)
+        self.proxy = _RunsSortModel(self)
+        self.proxy.setSourceModel(self.runs_model)
+        self.setModel(self.proxy)
+        self.setSortingEnabled(True)
+        self.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # the order runs were added
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setAlternatingRowColors(True)
+        self.verticalHeader().hide()
+        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.horizontalHeader().setStretchLastSection(True)
+        self.setStyleSheet(f"QTableView {{ background: {theme.PANEL}; "
+                           f"gridline-color: {theme.BORDER}; border: 1px solid {theme.BORDER}; }}")
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._on_context_menu)
+        self.selectionModel().selectionChanged.connect(self._on_selection_changed)
+        self.runs_model.modelReset.connect(self._on_selection_changed)
+
+    def set_table(self, table: RunsTable, colours: dict[str, str] | None = None) -> None:
+        self.runs_model.set_table(table, colours)
+
+    def selected_runs(self) -> list[str]:
+        rows = sorted(index.row() for index in self.selectionModel().selectedRows())
+        return [self.runs_model.run_id(self.proxy.mapToSource(self.proxy.index(row, 0)).row())
+                for row in rows]
+
+    def select_runs(self, run_ids: list[str]) -> None:
+        """Select exactly these runs."""
+        wanted = set(run_ids)
+        selection = self.selectionModel()
+        selection.clearSelection()
+        flags = selection.SelectionFlag.Select | selection.SelectionFlag.Rows
+        for row in range(self.proxy.rowCount()):
+            source = self.proxy.mapToSource(self.proxy.index(row, 0)).row()
+            if self.runs_model.run_id(source) in wanted:
+                selection.select(self.proxy.index(row, 0), flags)
+
+    def column_values(self, key: str) -> list[str]:
+        """The text of one column, top to bottom as shown (sorted as shown)."""
+        column = self.runs_model.column_keys().index(key)
+        return [self.proxy.index(row, column).data() for row in range(self.proxy.rowCount())]
+
+    def _on_selection_changed(self, *_args) -> None:
+        self.selection_changed.emit(self.selected_runs())
+
+    def _on_context_menu(self, pos: QPoint) -> None:
+        index = self.indexAt(pos)
+        if not index.isValid():
+            return
+        run_id = self.runs_model.run_id(self.proxy.mapToSource(index).row())
+        menu = QMenu(self)
+        menu.addAction("Fork from a checkpoint…", lambda: self.fork_requested.emit(run_id))
+        menu.addAction("Remove from comparison",
+                       lambda: self.remove_requested.emit(self.selected_runs() or [run_id]))
+        menu.exec(self.viewport().mapToGlobal(pos))
+
+
+class _RunsSortModel(QSortFilterProxyModel):
+    """Sorts numbers as numbers, before text, and missing values last, in either order."""
+
+    def lessThan(self, left: QModelIndex, right: QModelIndex) -> bool:
+        model = self.sourceModel()
+        return _sort_key(model.value(left.row(), left.column())) < \
+            _sort_key(model.value(right.row(), right.column()))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _format(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.4g}" if math.isfinite(value) else "—"
+    if isinstance(value, tuple):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
+def _sort_key(value: Any) -> tuple:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return (2, 0.0, "")
+    if _is_number(value):
+        return (0, float(value), "")
+    return (1, 0.0, _format(value))
