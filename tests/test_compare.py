@@ -209,3 +209,29 @@ def test_compare_follows_a_run_another_writer_is_still_writing(qtbot, tmp_path, 
     finally:
         live.write(ev.DoneEvent(step=30, reason="finished", elapsed=1.0))
         live.close()
+
+
+def test_training_page_plots_a_runs_evaluations_over_steps_as_they_arrive(qtbot):
+    from ganstudio.app.views.training_page import RUN, TrainingPage
+
+    page = shown(qtbot, TrainingPage(), 1000, 600)
+    state = RunState()
+    page.bind(state, "a run")
+    state.apply([step_event(step, 1.0) for step in range(1, 21)])
+    state.apply([ev.EvalEvent(step=10, metrics={"fid": 90.0}, name="fid"),
+                 ev.EvalEvent(step=20, metrics={"fid": 70.0}, name="fid")])
+    qtbot.waitUntil(lambda: len(page.metrics.curve_data(RUN)[0]) == 2)
+    assert page.metrics.series() == "fid/fid"
+    np.testing.assert_array_equal(page.metrics.curve_data(RUN)[1], [90.0, 70.0])
+
+
+def test_window_compares_run_folders_on_its_compare_page(qtbot, tmp_path, window):
+    write_run(tmp_path / "runs" / "a", 2e-4, 12)
+    write_run(tmp_path / "runs" / "b", 1e-3, 8)
+    from ganstudio.app.controllers.compare_controller import runs_in
+
+    with qtbot.waitSignals([window.compare_controller.run_added] * 2, timeout=10_000):
+        window.compare_controller.add_runs(runs_in(tmp_path / "runs"))
+    assert window.pages.currentWidget() is window.compare_page
+    assert window.compare_page.table.column_values("name") == ["a", "b"]
+    assert window.compare_page.table.column_values("fid/fid") == ["25", "5"]

@@ -30,10 +30,12 @@ from PySide6.QtWidgets import (
 from ganstudio.app import theme
 from ganstudio.app.actions import actions_of, make_action
 from ganstudio.app.background import JobFailed, run_in_background, wait_for_background
+from ganstudio.app.controllers.compare_controller import CompareController
 from ganstudio.app.controllers.explorer_controller import ExplorerController
 from ganstudio.app.controllers.training_controller import CLOSE_WAIT_MS, TrainingController
 from ganstudio.app.process import freeze_long_lived_objects
 from ganstudio.app.settings import AppSettings
+from ganstudio.app.views.compare_page import ComparePage
 from ganstudio.app.views.dialogs import ShortcutsDialog, about_text, show_error
 from ganstudio.app.views.explorer_page import ExplorerPage
 from ganstudio.app.views.notifications import NotificationsPanel
@@ -68,10 +70,12 @@ class MainWindow(QMainWindow):
         self.welcome = WelcomePage()
         self.training = TrainingPage()
         self.explorer_page = ExplorerPage()
+        self.compare_page = ComparePage()
         self.pages = QStackedWidget()
         self.pages.addWidget(_scrollable(self.welcome))
         self.pages.addWidget(self.training)
         self.pages.addWidget(self.explorer_page)
+        self.pages.addWidget(self.compare_page)
         self.setCentralWidget(self.pages)
         self.pages.currentChanged.connect(self._on_page_changed)
         self._setup_was_visible = False  # set when the explorer hid the Setup panel
@@ -92,8 +96,10 @@ class MainWindow(QMainWindow):
         self.explorer_controller = ExplorerController(self.explorer_page,
                                                       self.training_controller, self.settings,
                                                       self)
+        self.compare_controller = CompareController(self.compare_page, self.settings, self)
         self._build_actions()
-        for owner in (self, self.training_controller, self.explorer_controller):
+        for owner in (self, self.training_controller, self.explorer_controller,
+                      self.compare_controller):
             self.addActions(actions_of(owner))
         self._build_menus()
         self._build_toolbar()
@@ -133,6 +139,8 @@ class MainWindow(QMainWindow):
                               "Show the run on screen")
         self.act_explorer_page = a("&Explorer page", self.show_explorer_page, "Ctrl+3",
                                    "Show the latent explorer")
+        self.act_compare_page = a("&Compare page", self.show_compare_page, "Ctrl+4",
+                                  "Show the runs being compared")
         self.act_log = a("&Log scale", plot.set_log_scale, "Ctrl+L",
                          "Log-scale y axes on the plots", checkable=True)
         self.act_follow = a("&Follow latest", plot.set_follow_latest, "End",
@@ -150,7 +158,8 @@ class MainWindow(QMainWindow):
         t, e = self.training_controller, self.explorer_controller
         bar = self.menuBar()
         file = bar.addMenu("&File")
-        file.addActions([self.act_new, e.act_open_checkpoint, t.act_open_run])
+        file.addActions([self.act_new, e.act_open_checkpoint, t.act_open_run,
+                         self.compare_controller.act_add_runs])
         self.recent_menu = QMenu("Open &recent", self)
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         file.addMenu(self.recent_menu)
@@ -177,7 +186,8 @@ class MainWindow(QMainWindow):
         self.explorer_page.export_button.setMenu(self.export_menu)
 
         view = bar.addMenu("&View")
-        view.addActions([self.act_welcome, self.act_run_page, self.act_explorer_page])
+        view.addActions([self.act_welcome, self.act_run_page, self.act_explorer_page,
+                         self.act_compare_page])
         view.addSeparator()
         view.addAction(self.setup_dock.toggleViewAction())
         view.addAction(self.notifications_dock.toggleViewAction())
@@ -229,9 +239,12 @@ class MainWindow(QMainWindow):
         w.open_run.connect(t.choose_run_folder)
         w.new_training.connect(self.show_setup)
         w.open_recent.connect(self.open_recent)
-        for controller in (t, e):
+        c = self.compare_controller
+        for controller in (t, e, c):
             controller.message.connect(self._show_message)
         t.notified.connect(self._on_notified)
+        c.notified.connect(self._on_notified)
+        c.shown.connect(self.show_compare_page)
         t.setup_wanted.connect(self.show_setup)
         t.run_shown.connect(self._on_run_shown)
         t.read_progress.connect(self.read_progress.show_progress)
@@ -343,14 +356,18 @@ class MainWindow(QMainWindow):
         if self.explorer_controller.session is not None:
             self.pages.setCurrentWidget(self.explorer_page)
 
+    def show_compare_page(self) -> None:
+        self.pages.setCurrentWidget(self.compare_page)
+
     def show_setup(self) -> None:
         self.setup_dock.show()
         self.setup_dock.raise_()
         self.setup.dataset.setFocus()
 
     def _on_page_changed(self, index: int) -> None:
-        """The Setup panel belongs to training: the explorer gets its room."""
-        exploring = self.pages.widget(index) is self.explorer_page
+        """The Setup panel belongs to training: the explorer and the compare page get its
+        room."""
+        exploring = self.pages.widget(index) in (self.explorer_page, self.compare_page)
         if exploring and self.setup_dock.isVisible():
             self._setup_was_visible = True
             self.setup_dock.hide()
@@ -444,6 +461,7 @@ class MainWindow(QMainWindow):
             return
         self.stopped_in = time.monotonic() - started
         self.explorer_controller.close()
+        self.compare_controller.close()
         self.training.plot.stop_auto_refresh()
         self.settings.save_window(self.saveGeometry(), self.saveState())
         self.settings.save_setup(self.setup.config().to_dict())

@@ -55,9 +55,9 @@ class CompareController(QObject):
         super().__init__(window)
         self.page, self.settings, self.window = page, settings, window
         self.plot_data = PlotData()
-        self.runs: dict[str, ComparedRun] = {}
-        self._reading: set[str] = set()
-        self._colour_index = 0
+        self.runs: dict[str, ComparedRun] = {}  # in the order they were asked for
+        self._requested: list[str] = []  # ids asked for, read or being read, in order
+        self._colours: dict[str, str] = {}  # given when asked for: the same in every session
         self._table_dirty = False
         self.act_add_runs = make_action(
             self, "&Compare runs…", self.choose_runs, "Ctrl+Shift+M",
@@ -83,18 +83,22 @@ class CompareController(QObject):
 
     def add_runs(self, paths: list[str | Path]) -> None:
         """Read each run folder off the UI thread, then follow it; ``run_added`` follows for
-        each. A run already compared is left as it is."""
+        each, and the runs keep the order asked for, whichever is read first. A run already
+        compared is left as it is."""
         self.shown.emit()
         for path in paths:
             run_id = str(Path(path).resolve())
-            if run_id in self.runs or run_id in self._reading:
+            if run_id in self._requested:
                 continue
-            self._reading.add(run_id)
+            self._requested.append(run_id)
+            self._colours.setdefault(run_id, theme.run_colour(len(self._colours)))
             run_in_background(read_run, path, owner=self,
                               on_done=partial(self._on_run_read, run_id))
 
     def remove_runs(self, run_ids: list[str]) -> None:
         for run_id in run_ids:
+            if run_id in self._requested:
+                self._requested.remove(run_id)
             run = self.runs.pop(run_id, None)
             if run is None:
                 continue
@@ -112,15 +116,17 @@ class CompareController(QObject):
             run.watcher.stop()
 
     def _on_run_read(self, run_id: str, result) -> None:
-        self._reading.discard(run_id)
+        if run_id not in self._requested:
+            return  # removed while it was being read
         if isinstance(result, JobFailed):
+            self._requested.remove(run_id)
             show_error(self.window, "Cannot add the run to the comparison", result.message)
             return
         watcher = RunWatcher(result, self)
         label = self._unique_label(watcher.folder.name)
-        run = ComparedRun(run_id, label, theme.run_colour(self._colour_index), watcher)
-        self._colour_index += 1
+        run = ComparedRun(run_id, label, self._colours[run_id], watcher)
         self.runs[run_id] = run
+        self.runs = {i: self.runs[i] for i in self._requested if i in self.runs}
         self.plot_data.add(run_id, watcher.state.history)
         state = watcher.state
         for signal in (state.steps_added, state.eval_added, state.status_changed):

@@ -43,6 +43,7 @@ from ganstudio.app.views.loss_plot import (
 from ganstudio.engine.plotdata import STEP_SERIES, PlotData
 
 EMPTY_TEXT = "No values yet"
+NO_METRICS_TEXT = "No evaluations yet: FID, KID, … appear here every train.eval_every steps"
 
 
 def is_metric(series: str) -> bool:
@@ -159,13 +160,16 @@ class ComparePlot(QWidget):
         plot.vb.sigRangeChangedManually.connect(self._on_range_changed_manually)
         self._canvas.scene().sigMouseClicked.connect(
             lambda event: event.double() and self.reset_zoom())
-        self._empty = pg.TextItem(EMPTY_TEXT, color=theme.MUTED, anchor=(0.5, 0.5))
+        self._empty = pg.TextItem(NO_METRICS_TEXT if self._metrics_only else EMPTY_TEXT,
+                                  color=theme.MUTED, anchor=(0.5, 0.5))
         plot.addItem(self._empty, ignoreBounds=True)
 
     # ---------------------------------------------------------------- public API
 
     def set_data(self, data: PlotData) -> None:
         self._data = data
+        if self._metrics_only:
+            self._series = ""  # the first evaluation of the new data
         self._redraw()
 
     def set_runs(self, runs: Sequence[tuple[str, str, str]]) -> None:

@@ -12,18 +12,21 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QStackedWidget,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from ganstudio.app import theme
 from ganstudio.app.controllers.run_state import RunState
+from ganstudio.app.views.compare_plot import ComparePlot
 from ganstudio.app.views.loss_plot import LossPlot
 from ganstudio.app.views.points_view import PointsView
 from ganstudio.app.views.sample_grid import SampleGridView
 from ganstudio.engine.plotdata import PlotData
 
 RUN = "run"  # the id of the one run on the page in its plot data
+METRICS_REFRESH_MS = 250  # evaluations arrive every few hundred steps at most
 STATUS_COLOURS = {
     "starting": theme.MUTED, "running": theme.SUCCESS, "paused": theme.WARNING,
     "finished": theme.ACCENT, "stopped": theme.MUTED, "failed": theme.ERROR,
@@ -60,10 +63,18 @@ class TrainingPage(QWidget):
         self.views.addWidget(self.samples)
         self.views.addWidget(self.points)
         self.plot = LossPlot()
+        self.metrics = ComparePlot(metrics_only=True)  # FID, KID, … over steps
+        self.metrics.start_auto_refresh(METRICS_REFRESH_MS)
+        self.plots = QTabWidget()
+        self.plots.setDocumentMode(True)
+        self.plots.addTab(self.plot, "Losses")
+        self.plots.addTab(self.metrics, "Metrics")
+        self.plots.setTabToolTip(1, "The run's evaluations (FID, KID, precision and recall, "
+                                    "…) over steps, as they are written to metrics.jsonl")
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("trainingSplitter")
         self.splitter.addWidget(self.views)
-        self.splitter.addWidget(self.plot)
+        self.splitter.addWidget(self.plots)
         self.splitter.setStretchFactor(0, 5)
         self.splitter.setStretchFactor(1, 6)
         self.splitter.setChildrenCollapsible(False)
@@ -86,6 +97,8 @@ class TrainingPage(QWidget):
         plot_data.add(RUN, state.history)
         self.plot.set_data(plot_data, RUN)
         self.plot.set_follow_latest(True)
+        self.metrics.set_data(plot_data)
+        self.metrics.set_runs([(RUN, title, theme.ACCENT)])
         self._show_kind(state.kind)
         if state.real_points is not None:
             self.points.set_real_points(state.real_points)
