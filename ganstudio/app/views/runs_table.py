@@ -7,6 +7,7 @@ from typing import Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
+    QItemSelection,
     QModelIndex,
     QPoint,
     QSortFilterProxyModel,
@@ -104,7 +105,9 @@ class RunsTableView(QTableView):
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setAlternatingRowColors(True)
         self.verticalHeader().hide()
-        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        # Fitted to the contents when the columns change, not at every value a live run
+        # changes: ResizeToContents measures every cell on each change.
+        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.horizontalHeader().setStretchLastSection(True)
         self.setStyleSheet(f"QTableView {{ background: {theme.PANEL}; "
                            f"gridline-color: {theme.BORDER}; border: 1px solid {theme.BORDER}; }}")
@@ -112,6 +115,7 @@ class RunsTableView(QTableView):
         self.customContextMenuRequested.connect(self._on_context_menu)
         self.selectionModel().selectionChanged.connect(self._on_selection_changed)
         self.runs_model.modelReset.connect(self._on_selection_changed)
+        self.runs_model.modelReset.connect(self.resizeColumnsToContents)
 
     def set_table(self, table: RunsTable, colours: dict[str, str] | None = None) -> None:
         self.runs_model.set_table(table, colours)
@@ -124,13 +128,14 @@ class RunsTableView(QTableView):
     def select_runs(self, run_ids: list[str]) -> None:
         """Select exactly these runs."""
         wanted = set(run_ids)
-        selection = self.selectionModel()
-        selection.clearSelection()
-        flags = selection.SelectionFlag.Select | selection.SelectionFlag.Rows
+        chosen = QItemSelection()
         for row in range(self.proxy.rowCount()):
             source = self.proxy.mapToSource(self.proxy.index(row, 0)).row()
             if self.runs_model.run_id(source) in wanted:
-                selection.select(self.proxy.index(row, 0), flags)
+                chosen.select(self.proxy.index(row, 0), self.proxy.index(row, 0))
+        selection = self.selectionModel()
+        flags = selection.SelectionFlag.ClearAndSelect | selection.SelectionFlag.Rows
+        selection.select(chosen, flags)  # one change: the plots are told once
 
     def column_values(self, key: str) -> list[str]:
         """The text of one column, top to bottom as shown (sorted as shown)."""

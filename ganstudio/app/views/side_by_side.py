@@ -105,15 +105,23 @@ class SideBySideSamples(QWidget):
         """Show these runs: (id, label, colour, state) each, in order."""
         if [(p.run_id, p.state) for p in self._panels] == [(r[0], r[3]) for r in runs]:
             return
+        kept = {(p.run_id, id(p.state)): p for p in self._panels}
+        panels = []
+        for run in runs:
+            panel = kept.pop((run[0], id(run[3])), None)
+            if panel is None:  # a run not shown before (building a view costs a few ms)
+                panel = _RunSamples(*run)
+                panel.snapshot_added.connect(self._on_snapshot_added)
+            panels.append(panel)
         for panel in self._panels:
             self._grid.removeWidget(panel)
+        for panel in kept.values():
             panel.state.snapshot_added.disconnect(panel._on_snapshot_added)
             panel.deleteLater()
-        self._panels = [_RunSamples(*run) for run in runs]
-        columns = 2 if len(runs) == 4 else min(len(runs), 3)
+        self._panels = panels
+        columns = max(1, 2 if len(runs) == 4 else min(len(runs), 3))
         for i, panel in enumerate(self._panels):
-            self._grid.addWidget(panel, i // max(columns, 1), i % max(columns, 1))
-            panel.snapshot_added.connect(self._on_snapshot_added)
+            self._grid.addWidget(panel, i // columns, i % columns)
         self._empty.setVisible(not self._panels)
         self._collect_steps()
         if self._following or not self._steps:
