@@ -18,6 +18,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QGraphicsView,
     QLabel,
     QToolButton,
     QVBoxLayout,
@@ -29,9 +30,12 @@ from ganstudio.app import theme
 from ganstudio.app.views.loss_plot import (
     AXIS_WIDTH,
     BUCKETS_PER_PIXEL,
+    MAX_REFRESH_INTERVAL_MS,
     MAX_SMOOTHING,
     RAW_OPACITY,
+    REFRESH_BUDGET,
     X_AXES,
+    _Canvas,
     _Curve,
     _fit_y_range,
     _follow_x,
@@ -94,6 +98,8 @@ class ComparePlot(QWidget):
         self._timer.timeout.connect(self._on_refresh_timer)
         self._interval_ms = 100
         self._auto_refresh = False
+        self._frame_cost_s: float | None = None  # smoothed: a refresh plus the paint it caused
+        self._refresh_cost_s = 0.0
 
     # ---------------------------------------------------------------- construction
 
@@ -137,7 +143,11 @@ class ComparePlot(QWidget):
         self._legend_row.setSpacing(4)
 
     def _build_plot(self) -> None:
-        self._canvas = pg.GraphicsLayoutWidget()
+        self._canvas = _Canvas()
+        self._canvas.painted.connect(self._on_canvas_painted)
+        # a frame moves every curve: one bounding rectangle is cheaper than their region
+        self._canvas.setViewportUpdateMode(
+            QGraphicsView.ViewportUpdateMode.BoundingRectViewportUpdate)
         self._canvas.setBackground(theme.BACKGROUND)
         self._canvas.ci.setContentsMargins(2, 4, 8, 2)
         self._x_axis_item = _XAxisItem(orientation="bottom")
@@ -298,7 +308,8 @@ class ComparePlot(QWidget):
 
     def start_auto_refresh(self, interval_ms: int = 100) -> None:
         """``refresh()`` from a timer, every ``interval_ms`` or, when frames get dear, less
-        often (a frame may take about a twentieth of the UI thread)."""
+        often: a frame and its paint take about REFRESH_BUDGET of the UI thread, as the loss
+        plot's do."""
         self._interval_ms = interval_ms
         self._auto_refresh = True
         self._timer.start(interval_ms)
@@ -390,11 +401,19 @@ class ComparePlot(QWidget):
 
     def _on_refresh_timer(self) -> None:
         start = time.perf_counter()
-        self.refresh()
-        cost_ms = 1000 * (time.perf_counter() - start)
+        if self.refresh():
+            self._refresh_cost_s = time.perf_counter() - start  # its paint follows
         if self._auto_refresh:
-            # at most about a twentieth of the UI thread's time, and at least once a second
-            self._timer.start(round(min(max(self._interval_ms, 20 * cost_ms), 1000)))
+            wanted = self._interval_ms
+            if self._frame_cost_s is not None:
+                wanted = max(wanted, 1000 * self._frame_cost_s / REFRESH_BUDGET)
+            self._timer.start(round(min(wanted, MAX_REFRESH_INTERVAL_MS)))
+
+    def _on_canvas_painted(self, seconds: float) -> None:
+        cost = self._refresh_cost_s + seconds
+        self._refresh_cost_s = 0.0
+        previous = self._frame_cost_s
+        self._frame_cost_s = cost if previous is None else 0.7 * previous + 0.3 * cost
 
     def _on_series_combo_changed(self, index: int) -> None:
         if index >= 0:
