@@ -93,6 +93,20 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--eval-every", type=int, metavar="N")
     train.add_argument("--checkpoint-every", type=int, metavar="N")
     train.add_argument("--quiet", action="store_true", help="no progress line")
+    train.add_argument("--fork", metavar="RUN_DIR[@STEP]",
+                       help="start a new run (--out, or beside the parent) from a run's "
+                       "checkpoint at STEP (default: its latest), with the settings changed "
+                       "by --set and the options above; the parent is left as it is")
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="a setting by its config name, e.g. optim.lr_g=1e-4 (repeatable)")
+
+    runs = sub.add_parser("runs", help="compare run folders")
+    runs_sub = runs.add_subparsers(dest="runs_command", required=True, parser_class=_Parser)
+    compare = runs_sub.add_parser(
+        "compare", help="a table: dataset, model, loss, the settings that differ, status, "
+        "steps and the latest value of each metric, one run a line")
+    compare.add_argument("runs", nargs="+", metavar="RUN_DIR")
+    compare.add_argument("--json", action="store_true", help="print JSON")
 
     sample = sub.add_parser(
         "sample", help="write samples from a checkpoint: a PNG grid, or raw arrays (.npy)",
@@ -193,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         if not argv or argv[0] not in {"app", "explore", "train", "sample", "info", "recipes",
-                                      "data", "eval", "classifiers", "convert", "networks",
+                                      "data", "eval", "classifiers", "convert", "networks", "runs",
                                       "-h", "--help",
                                       "--version"}:
             argv = ["app", *argv]
@@ -204,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
                    "sample": _cmd_sample,
                    "info": _cmd_info, "recipes": _cmd_recipes, "data": _cmd_data,
                    "eval": cmd_eval, "classifiers": cmd_classifiers,
-                   "convert": _cmd_convert, "networks": _cmd_networks}[args.command]
+                   "convert": _cmd_convert, "networks": _cmd_networks,
+                   "runs": _cmd_runs}[args.command]
         return handler(args)
     except UsageError as e:
         print(printable(f"{e}"), file=sys.stderr)
@@ -306,7 +321,18 @@ def train_config(args):
             "(gan2014 has the fixed layer sizes of the 2014 paper; toy is sized by model.hidden "
             "and model.depth in a --config)"
         )
-    overrides = {
+    overrides = _option_settings(args)
+    for dotted, value in overrides.items():
+        section, _, key = dotted.partition(".")
+        setattr(getattr(cfg, section), key, value)
+    return cfg
+
+
+def _option_settings(args) -> dict:
+    """The settings given by train's options and --set (a --set wins over an option)."""
+    from ganstudio.engine.forks import parse_overrides
+
+    options = {
         "model.conditional": args.conditional, "model.width": args.width,
         "loss.name": args.loss, "loss.r1_gamma": args.r1, "optim.name": args.optimizer,
         "train.steps": args.steps, "train.batch_size": args.batch_size,
@@ -315,11 +341,8 @@ def train_config(args):
         "train.sample_every": args.sample_every, "train.eval_every": args.eval_every,
         "train.checkpoint_every": args.checkpoint_every,
     }
-    for dotted, value in overrides.items():
-        if value is not None:
-            section, _, key = dotted.partition(".")
-            setattr(getattr(cfg, section), key, value)
-    return cfg
+    given = {dotted: value for dotted, value in options.items() if value is not None}
+    return {**given, **parse_overrides(args.set)}
 
 
 def _real_data_args(args):
@@ -365,6 +388,8 @@ def _cmd_train(args) -> int:
     from ganstudio.engine.errors import ConfigError
     from ganstudio.engine.runs import new_run_dir
 
+    if args.fork:
+        return _cmd_fork(args)
     cfg = validate(train_config(args))
     from ganstudio.engine.distributed import from_environment
 
@@ -392,7 +417,38 @@ def _cmd_train(args) -> int:
     from ganstudio.engine.trainer import Trainer
 
     trainer = Trainer(cfg, run_dir=run_dir, resume=args.resume)
-    progress = _Progress(quiet=args.quiet)
+    return _train_with_progress(trainer, run_dir, args.quiet)
+
+
+# Options that choose a run's data, networks or starting point: a fork takes its parent's.
+_NOT_FOR_FORKS = ("config", "dataset", "data_file", "data", "resolution", "crop", "grayscale",
+                  "flip", "model", "conditional", "width", "resume")
+
+
+def _cmd_fork(args) -> int:
+    """train --fork RUN_DIR[@STEP]: a new run from a run's checkpoint with changed settings."""
+    from ganstudio.engine import forks
+    from ganstudio.engine.runs import new_run_dir
+
+    for name in _NOT_FOR_FORKS:
+        if getattr(args, name) is not None:
+            option = "--" + name.replace("_", "-")
+            raise UsageError(f"ganstudio train: {option} cannot be given with --fork: a fork "
+                             "keeps its parent's data and networks (change settings with --set)")
+    parent, step = forks.parse_target(args.fork)
+    plan = forks.plan_fork(parent, step, _option_settings(args))
+    run_dir = Path(args.out) if args.out else new_run_dir(plan.parent.parent, plan.config)
+    trainer = forks.fork(plan.parent, plan.step, _option_settings(args), run_dir)
+    changed = ", ".join(f"{k}={v}" for k, v in plan.changed.items()) or "nothing changed"
+    if not args.quiet:
+        print(f"Forking {plan.parent} at step {plan.step} ({changed})", file=sys.stderr)
+    return _train_with_progress(trainer, run_dir, args.quiet)
+
+
+def _train_with_progress(trainer, run_dir: Path, quiet: bool) -> int:
+    """Run a trainer in this process with a progress line; Ctrl-C stops it with a final
+    checkpoint (twice: at once)."""
+    progress = _Progress(quiet=quiet)
     interrupted = False
 
     def on_sigint(signum, frame):
@@ -769,6 +825,18 @@ def describe_path(path: Path) -> dict:
                shape=list(generator.shape), params_g=sum(
                    p.numel() for p in generator.module.parameters()), params_d=None)
     return out
+
+
+def _cmd_runs(args) -> int:
+    from ganstudio.engine.runs_table import format_table, runs_table
+
+    table = runs_table(args.runs)
+    if args.json:
+        print(json.dumps({"columns": table.columns, "rows": table.rows,
+                          "settings": table.settings, "metrics": table.metrics}, indent=2))
+    else:
+        print(format_table(table))
+    return 0
 
 
 def _cmd_info(args) -> int:

@@ -200,10 +200,10 @@ def test_cancelling_the_close_keeps_training(window, qtbot, monkeypatch):
 def test_a_worker_error_shows_a_dialog_and_the_app_stays_usable(window, qtbot, monkeypatch):
     original = Trainer._train_step
 
-    def broken(self):
+    def broken(self, *args):
         if self.step == 4:
             raise RuntimeError("simulated CUDA error: device-side assert triggered")
-        original(self)
+        original(self, *args)
 
     monkeypatch.setattr(Trainer, "_train_step", broken)
     session = _start(window, qtbot, tiny_points_config(steps=LONG))
@@ -235,8 +235,8 @@ def test_nan_alert_appears_in_notifications_and_status_bar(window, qtbot, monkey
 
     original = Trainer._train_step
 
-    def poisoned(self):
-        original(self)
+    def poisoned(self, *args):
+        original(self, *args)
         if self.step == 5:
             with torch.no_grad():
                 next(self.G.parameters()).fill_(float("nan"))

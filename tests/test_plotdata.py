@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from ganstudio.engine.events import EvalEvent, StepEvent
+from ganstudio.engine.events import DiagEvent, EvalEvent, StepEvent
 from ganstudio.engine.plotdata import STEP_SERIES, PlotData, RunData, debiased_ema
 
 
@@ -92,6 +92,20 @@ def test_a_resume_record_forgets_what_it_superseded():
     np.testing.assert_array_equal(data.column("step"), [1, 2, 3, 4, 5, 6, 7])
     assert data.column("loss_g")[-1] == -1.0
     assert len(data.evaluations["modes"]) == 0
+
+
+def test_diagnostics_become_series_as_evaluations_do():
+    data = RunData()
+    data.append([step_record(100), {"type": "diag", "step": 100, "name": "overfit",
+                                     "r_t": 0.5, "augment_p": 0.1},
+                 {"type": "gradients", "step": 100, "g": {"main.0": 1.0}, "d": {}},
+                 step_record(200), DiagEvent(200, "overfit", {"r_t": 0.7, "augment_p": 0.2})])
+    assert data.series_names() == [*STEP_SERIES, "overfit/r_t", "overfit/augment_p"]
+    plot = PlotData()
+    plot.add("a", data)
+    x, p = plot.series("a", "overfit/augment_p")
+    np.testing.assert_array_equal(x, [100, 200])
+    np.testing.assert_array_equal(p, [0.1, 0.2])
 
 
 def test_evaluations_become_series_named_by_their_evaluation():

@@ -20,12 +20,13 @@ def test_a_run_folder_has_the_documented_layout(tiny_config, tmp_path):
     assert kinds[0] == "started" and kinds[-1] == "done"
     assert [r["step"] for r in records if r["type"] == "step"] == list(range(1, 11))
     assert {"loss_g", "loss_d", "d_real", "d_fake", "grad_g", "grad_d", "lr_g", "lr_d",
-            "d_steps", "its", "elapsed"} <= set(records[2])
+            "d_steps", "its", "elapsed"} <= set(next(r for r in records if r["type"] == "step"))
     samples = run.samples()
     assert [s.step for s in samples] == [0, 5, 10]
     sample = load_points_sample(samples[-1].points)
     assert sample.points.shape == (64, 2) and sample.labels is None
     assert sample.field.shape == (64, 64) and len(sample.extent) == 4
+    assert sample.directions.shape == (64, 2) and sample.manifold is None  # z has 4 dimensions
     assert run.latest_checkpoint().name == "step_0000010.safetensors"
     assert run.status() == "finished"
 

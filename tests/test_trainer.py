@@ -171,12 +171,12 @@ def test_nan_guard_rolls_back_everything_that_made_the_weights(tiny_config, monk
     original = Trainer._train_step
     good = {}
 
-    def poisoned(self):
+    def poisoned(self, *args):
         if self.step == 4:  # the last good state is the one after step 4's report
             good["G"] = [p.detach().clone() for p in self.G.parameters()]
             good["opt_g"] = self.opt_g.state_dict()["state"][0]["exp_avg"].clone()
             good["rng"] = self.rng.get_state().clone()
-        original(self)
+        original(self, *args)
         if self.step == 6:  # the update that makes step 7 diverge
             with torch.no_grad():
                 next(self.G.parameters()).fill_(float("nan"))
@@ -306,7 +306,7 @@ def test_d_only_steps_build_no_generator_graph_and_g_step_leaves_d_alone(tiny_co
 
     monkeypatch.setattr(trainer.G, "forward", counting_forward)
     monkeypatch.setattr(trainer.opt_d, "step", recording_step)
-    trainer._pending = []
+    trainer._pending, trainer._pending_moves = [], []
     trainer._train_step()
     assert graphs == [False, False, True]  # only the fakes that G's update uses need a graph
     for grad, at_update in zip((p.grad for p in trainer.D.parameters()), d_grads[-1]):

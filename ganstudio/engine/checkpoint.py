@@ -302,9 +302,30 @@ def check_training_state(state: Any, path: Path) -> None:
             continue
         if not isinstance(rng, torch.Tensor) or rng.dtype != torch.uint8 or rng.dim() != 1:
             raise bad(key, "is not a random-number generator state (bytes)")
+    diag = state.get("diagnostics")
+    if diag is not None and not _diagnostics_state(diag):
+        raise bad("diagnostics", f"are {diag!r:.80}, not the diagnostics' counters")
     if state["rng_torch"].numel() != torch.get_rng_state().numel():
         raise bad("rng_torch", f"has {state['rng_torch'].numel()} bytes, not "
                   f"{torch.get_rng_state().numel()}")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _counter(value: Any) -> bool:
+    """A running sum and its count, as the diagnostics keep them."""
+    return (isinstance(value, dict) and _number(value.get("sum"))
+            and type(value.get("count")) is int and value["count"] >= 0)
+
+
+def _diagnostics_state(diag: Any) -> bool:
+    """The trainer's diagnostics state: r_t's counter, and ADA's with its p (or None)."""
+    if not isinstance(diag, dict) or not _counter(diag.get("overfit")):
+        return False
+    ada = diag.get("ada")
+    return ada is None or (_counter(ada) and _number(ada.get("p")) and 0 <= ada["p"] <= 1)
 
 
 def safe_torch_load(path: str | Path) -> Any:

@@ -32,6 +32,10 @@ MAX_STEPS = 10**9
 MIN_RESOLUTION, MAX_RESOLUTION = 16, 256  # of prepared real data
 
 LOSSES = ("minimax", "nonsaturating", "lsgan", "hinge", "wgan-gp")
+# D's decision boundary on its raw output under each loss: real above, fake below (wgan-gp's
+# critic has none: its values are meaningful only up to a constant)
+BOUNDARIES = {"minimax": 0.0, "nonsaturating": 0.0, "hinge": 0.0, "lsgan": 0.5}
+OUTPUT_BIASES = ("zero", "marginals")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -54,6 +58,9 @@ class DataConfig:
     grayscale: bool | None = None  # real data: None keeps grey sets grey and colour sets RGB
     flip: bool = False  # real data: random left-right flips in training
     split: str = "train"  # real data: the part of a standard set (IDX, CIFAR) to train on
+    # real data: images never trained on (a random part fixed by data.seed), against which the
+    # overfitting diagnostic compares D's outputs on training images; 0: none
+    hold_out: int = 0
 
     @property
     def is_real(self) -> bool:
@@ -68,6 +75,9 @@ class ModelConfig:
     hidden: int = 256  # toy: units per hidden layer
     depth: int = 3  # toy: hidden layers
     width: float = 1.0  # dcgan: multiplier on 64 base channels
+    # G's output bias at the start: "zero", or "marginals" (gan2014: the logit of each pixel's
+    # mean over the training images, so that G starts at the average image)
+    output_bias: str = "zero"
 
 
 @dataclass
@@ -86,6 +96,13 @@ class OptimConfig:
     beta1: float = 0.5  # Adam; also the momentum of SGD and RMSprop
     beta2: float = 0.999
     d_steps: int = 1  # discriminator updates per generator update
+    lr_decay: float = 1.0  # both learning rates are divided by this after every step
+    lr_min: float = 0.0  # ... down to this
+    # SGD: momentum goes linearly from beta1 to momentum_final over the epochs from
+    # momentum_start to momentum_saturate (pylearn2's MomentumAdjustor); None: constant
+    momentum_final: float | None = None
+    momentum_start: int = 1
+    momentum_saturate: int = 250
 
 
 @dataclass
@@ -103,6 +120,13 @@ class TrainConfig:
     evals: list[str] | None = None  # evaluations run every eval_every steps; None: defaults
     augment: str = ""  # DiffAugment policy before D, e.g. "color,translation,cutout"; "": off
     augment_p: float = 1.0  # the probability of each transform per image
+    # Adaptive augmentation (Karras et al. 2020): every ada_interval steps augment_p moves by
+    # batch · ada_interval / (ada_kimg · 1000) towards keeping r_t = E[sign D(x)] at ada_target
+    ada: bool = False
+    ada_target: float = 0.6
+    ada_interval: int = 4
+    ada_kimg: int = 500
+    diag_every: int = 100  # stability diagnostics every N steps (and at snapshots); 0: off
 
 
 @dataclass
@@ -265,6 +289,7 @@ def problems(cfg: RunConfig) -> list[Problem]:
         found.bad("optim.beta1", f"must be at least 0 and below 1, not {optim.beta1!r}")
     if not isinstance(optim.beta2, (int, float)) or not 0 <= optim.beta2 < 1:
         found.bad("optim.beta2", f"must be at least 0 and below 1, not {optim.beta2!r}")
+    found += check_schedule(optim)
 
     found.bounded_int("train.steps", train.steps, 1, MAX_STEPS)
     found.bounded_int("train.batch_size", train.batch_size, 2, MAX_BATCH_SIZE)
@@ -302,6 +327,7 @@ def problems(cfg: RunConfig) -> list[Problem]:
             or not 0 <= train.augment_p <= 1):
         found.bad("train.augment_p", f"must be a probability from 0 to 1, not "
                   f"{train.augment_p!r}")
+    found += check_diagnostics(train, loss.name)
     found.positive_int("train.grid_size", train.grid_size)
     if isinstance(train.grid_size, int) and train.grid_size > 1024:
         found.bad("train.grid_size", f"must be at most 1024, not {train.grid_size}")
@@ -329,6 +355,7 @@ def _check_real_data(data: DataConfig, found: _Findings) -> DatasetInfo | None:
         found.bad("data.flip", f"must be true or false, not {data.flip!r}")
     if data.split not in ("train", "test", "all"):
         found.bad("data.split", f"must be train, test or all, not {data.split!r}")
+    found.bounded_int("data.hold_out", data.hold_out, 0, MAX_BATCH_SIZE)
     if data.grayscale is not None and not isinstance(data.grayscale, bool):
         found.bad("data.grayscale", f"must be true, false or null, not {data.grayscale!r}")
     size_problems = len(found)
@@ -363,6 +390,11 @@ def check_model(model: ModelConfig, info: DatasetInfo | None,
             found.bad("model.conditional", f"{model.family} has no class-conditional variant")
         elif model.conditional and classes_known and not info.classes:
             found.bad("model.conditional", f"{info.name} has no class labels to condition on")
+    if model.output_bias not in OUTPUT_BIASES:
+        found.bad("model.output_bias", f"must be one of {', '.join(OUTPUT_BIASES)}, not "
+                  f"{model.output_bias!r}")
+    elif model.output_bias == "marginals" and model.family != "gan2014":
+        found.bad("model.output_bias", "marginals sets a sigmoid output's bias: gan2014 only")
     if model.z_dim is not None:
         found.bounded_int("model.z_dim", model.z_dim, 1, MAX_Z_DIM)
     found.bounded_int("model.hidden", model.hidden, 1, MAX_HIDDEN)
@@ -370,6 +402,55 @@ def check_model(model: ModelConfig, info: DatasetInfo | None,
     found.positive_float("model.width", model.width, 8.0)
     if not isinstance(model.conditional, bool):
         found.bad("model.conditional", f"must be true or false, not {model.conditional!r}")
+    return found
+
+
+def check_schedule(optim: OptimConfig) -> list[Problem]:
+    """The learning-rate decay and the momentum ramp."""
+    found = _Findings()
+    decay = optim.lr_decay
+    if (not isinstance(decay, (int, float)) or isinstance(decay, bool)
+            or not math.isfinite(decay) or not 1 <= decay <= 2):
+        found.bad("optim.lr_decay", f"must be a number from 1 (no decay) to 2, not {decay!r}")
+    if (not isinstance(optim.lr_min, (int, float)) or isinstance(optim.lr_min, bool)
+            or not 0 <= optim.lr_min <= MAX_LR):
+        found.bad("optim.lr_min", f"must be a number from 0 to {MAX_LR:g}, not {optim.lr_min!r}")
+    final = optim.momentum_final
+    if final is None:
+        return found
+    if (not isinstance(final, (int, float)) or isinstance(final, bool)
+            or not 0 <= final < 1):
+        found.bad("optim.momentum_final", f"must be at least 0 and below 1, not {final!r}")
+    if optim.name not in ("sgd", "rmsprop"):
+        found.bad("optim.momentum_final", f"ramps the momentum of sgd or rmsprop; "
+                  f"{optim.name}'s beta1 stays fixed")
+    found.bounded_int("optim.momentum_start", optim.momentum_start, 0, MAX_STEPS)
+    found.bounded_int("optim.momentum_saturate", optim.momentum_saturate, 0, MAX_STEPS)
+    if (type(optim.momentum_start) is int and type(optim.momentum_saturate) is int
+            and optim.momentum_saturate < optim.momentum_start):
+        found.bad("optim.momentum_saturate", f"must be at least momentum_start "
+                  f"({optim.momentum_start}), not {optim.momentum_saturate}")
+    return found
+
+
+def check_diagnostics(train: TrainConfig, loss: str) -> list[Problem]:
+    """The stability diagnostics and adaptive augmentation."""
+    found = _Findings()
+    found.positive_int("train.diag_every", train.diag_every, 0)
+    if not isinstance(train.ada, bool):
+        found.bad("train.ada", f"must be true or false, not {train.ada!r}")
+    target = train.ada_target
+    if not isinstance(target, (int, float)) or isinstance(target, bool) or not 0 < target < 1:
+        found.bad("train.ada_target", f"must be a number between 0 and 1, not {target!r}")
+    found.positive_int("train.ada_interval", train.ada_interval)
+    found.bounded_int("train.ada_kimg", train.ada_kimg, 1, 10**6)
+    if train.ada is True:
+        if not train.augment:
+            found.bad("train.ada", "tunes the probability of the augmentation: set "
+                      "train.augment to a policy, e.g. \"color,translation,cutout\"")
+        if loss not in BOUNDARIES:
+            found.bad("train.ada", f"reads which side of D's decision boundary real images "
+                      f"fall on, and {loss} has none; use {', '.join(BOUNDARIES)}")
     return found
 
 
@@ -440,6 +521,43 @@ LOSS_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
+# The training recipe a network family was published with, applied as LOSS_DEFAULTS are
+# when the family is chosen. gan2014: the MNIST experiment of Goodfellow et al. (2014), as
+# released in mnist.yaml of the authors' `adversarial` repository (pylearn2); every number is
+# that file's (the README's reproduction section lists what still differs).
+FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
+    "gan2014": {
+        # the Sigmoid "y" layer's init_bias: init_sigmoid_bias_from_marginals(dataset: *train)
+        "model.output_bias": "marginals",
+        # AdversaryCost2: D minimises the cross-entropy, G its non-saturating form
+        # (g_obj = cost(y1, y_hat0)); one update of each per batch; no R1, no EMA copy
+        "loss.name": "nonsaturating", "loss.r1_gamma": 0.0, "optim.d_steps": 1,
+        "train.ema": False,
+        # SGD: batch_size 100, learning_rate .1, learning_rule Momentum(init_momentum .5)
+        "optim.name": "sgd", "train.batch_size": 100, "optim.beta1": 0.5, "optim.lr_g": 0.1,
+        # 0.1 on d_obj = 0.5 · (cost(y1, y_hat1) + cost(y0, y_hat0)): half the sum of the two
+        # cross-entropies that GAN Studio's D loss is, so the same steps take half the rate
+        "optim.lr_d": 0.05,
+        # update_callbacks: ExponentialDecay(decay_factor 1.000004, min_lr .000001)
+        "optim.lr_decay": 1.000004, "optim.lr_min": 1e-6,
+        # extensions: MomentumAdjustor(start 1, saturate 250, final_momentum .7)
+        "optim.momentum_final": 0.7, "optim.momentum_start": 1, "optim.momentum_saturate": 250,
+    },
+}
+
+
+def with_family(cfg: RunConfig, family: str, fixed: frozenset[str] | set[str] = frozenset()
+                ) -> RunConfig:
+    """``cfg`` with the network ``family`` chosen (its default z size) and the training
+    recipe it was published with applied, except for the dotted settings in ``fixed``."""
+    cfg = cfg.replace(**{"model.family": family, "model.z_dim": None})
+    for dotted, value in FAMILY_DEFAULTS.get(family, {}).items():
+        if dotted not in fixed:
+            section, _, key = dotted.partition(".")
+            setattr(getattr(cfg, section), key, value)
+    return cfg
+
+
 def with_loss(cfg: RunConfig, loss: str, fixed: frozenset[str] | set[str] = frozenset()
               ) -> RunConfig:
     """``cfg`` with ``loss`` chosen and that loss's published settings applied, except for
@@ -476,8 +594,9 @@ def defaults_for(dataset: str | DataConfig, family: str | None = None) -> RunCon
 
 def _real_defaults(data: DataConfig, family: str) -> RunConfig:
     recipes = _REAL_RECIPES.get(family)
-    if recipes is None:  # gan2014, say: the CPU recipe's training settings
-        recipe = {k: v for k, v in _DCGAN_CPU.items() if not k.startswith("model.")}
+    if recipes is None:  # gan2014: the CPU recipe's settings under its published recipe
+        recipe = {**{k: v for k, v in _DCGAN_CPU.items() if not k.startswith("model.")},
+                  **FAMILY_DEFAULTS.get(family, {})}
     elif data.resolution in recipes:
         recipe = recipes[data.resolution]
     else:

@@ -77,6 +77,13 @@ def average_gradients(params: list[torch.Tensor], world: World) -> None:
         offset += n
 
 
+def average(t: torch.Tensor, world: World) -> torch.Tensor:
+    """The mean of ``t`` over the ranks, left on the device (no wait on the host)."""
+    t = t.clone()
+    dist.all_reduce(t)
+    return t / world.size
+
+
 def any_rank(flag: bool, world: World, device: torch.device) -> bool:
     """True on every rank when ``flag`` is true on any (a stop must be agreed by all)."""
     if not world.distributed:

@@ -28,7 +28,7 @@ class StartedEvent:
 
 @dataclass(frozen=True)
 class StepEvent:
-    step: int  # updates of G done so far, counting this one
+    step: int  # training steps done so far, counting this one
     loss_g: float
     loss_d: float
     d_real: float  # mean D(x): a probability for the sigmoid losses, else the raw output
@@ -40,6 +40,11 @@ class StepEvent:
     d_steps: int
     its: float  # training iterations per second, averaged over the last report interval
     elapsed: float  # seconds of training (pauses excluded) since the run started
+    # which network this step updated: "both" (d_steps D updates, then one G update), or "D"
+    # or "G" alone (a learner's Step D / Step G); the other network's values are then those
+    # it has without moving (a D step's loss_g is G's loss before D moved; a G step has no
+    # real batch, so loss_d and d_real are NaN), and its gradient norm is 0
+    moved: str = "both"
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,10 @@ class SamplesEvent:
     # with y growing downwards, as GAN Lab shows the discriminator behind the points
     field: np.ndarray | None = None
     extent: tuple[float, float, float, float] | None = None
+    # 2-D data: the direction G's next update moves each point, −∂(G's loss)/∂x (N, 2), and
+    # G's image of a regular grid of z for 1-D and 2-D z, (rows, columns, 2): one row for 1-D
+    directions: np.ndarray | None = None
+    manifold: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,28 @@ class EvalEvent:
     step: int
     metrics: dict[str, float] = field(default_factory=dict)
     name: str = "modes"  # the evaluation (ganstudio.engine.metrics.registry)
+
+
+@dataclass(frozen=True)
+class DiagEvent:
+    """Stability diagnostics (ganstudio.engine.diagnostics): ``overfit`` every
+    ``train.diag_every`` steps, ``collapse`` at snapshots; read back as series NAME/VALUE."""
+
+    step: int
+    name: str
+    values: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GradientsEvent:
+    """Per-layer gradient norms of G and D at one step, with the flagged layers
+    (``"G:main.0"``)."""
+
+    step: int
+    g: dict[str, float] = field(default_factory=dict)
+    d: dict[str, float] = field(default_factory=dict)
+    exploding: tuple[str, ...] = ()
+    vanishing: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -78,7 +109,7 @@ class CheckpointEvent:
 class AlertEvent:
     step: int
     level: str  # "warning" or "error"
-    kind: str  # "nonfinite", "divergence"
+    kind: str  # "nonfinite", "divergence", "overfitting", "collapse", "classes", "gradients"
     message: str
 
 
@@ -114,8 +145,8 @@ class DoneEvent:
 
 
 Event = (
-    StartedEvent | StepEvent | SamplesEvent | EvalEvent | CheckpointEvent | AlertEvent
-    | StatusEvent | HyperEvent | RollbackEvent | DoneEvent
+    StartedEvent | StepEvent | SamplesEvent | EvalEvent | DiagEvent | GradientsEvent
+    | CheckpointEvent | AlertEvent | StatusEvent | HyperEvent | RollbackEvent | DoneEvent
 )
 
 
@@ -143,6 +174,16 @@ class StepOnce:
 
 
 @dataclass(frozen=True)
+class StepD:
+    """While paused: one update of D alone, then stay paused."""
+
+
+@dataclass(frozen=True)
+class StepG:
+    """While paused: one update of G alone, then stay paused."""
+
+
+@dataclass(frozen=True)
 class SaveNow:
     pass
 
@@ -154,15 +195,23 @@ class SetHyper:
     d_steps: int | None = None
 
 
-Command = Pause | Resume | Stop | StepOnce | SaveNow | SetHyper
+Command = Pause | Resume | Stop | StepOnce | StepD | StepG | SaveNow | SetHyper
 
 
 def event_record(event: Any) -> dict[str, Any]:
     """The JSON-ready record of an event, as written to metrics.jsonl."""
     if isinstance(event, StepEvent):
-        return {"type": "step", **event.__dict__}
+        record = {"type": "step", **event.__dict__}
+        if event.moved == "both":  # the usual step says nothing more
+            del record["moved"]
+        return record
     if isinstance(event, EvalEvent):
         return {"type": "eval", "step": event.step, "name": event.name, **event.metrics}
+    if isinstance(event, DiagEvent):
+        return {"type": "diag", "step": event.step, "name": event.name, **event.values}
+    if isinstance(event, GradientsEvent):
+        return {"type": "gradients", "step": event.step, "g": event.g, "d": event.d,
+                "exploding": list(event.exploding), "vanishing": list(event.vanishing)}
     if isinstance(event, RollbackEvent):
         return {"type": "rollback", "step": event.step, "from": event.from_step}
     if isinstance(event, SamplesEvent):
@@ -202,6 +251,14 @@ def event_from_record(record: dict[str, Any]) -> Any | None:
         if kind == "eval":
             metrics = {k: v for k, v in record.items() if k not in ("type", "step", "name")}
             return EvalEvent(record["step"], metrics, str(record.get("name", "modes")))
+        if kind == "diag":
+            values = {k: v for k, v in record.items() if k not in ("type", "step", "name")}
+            return DiagEvent(record["step"], str(record["name"]), values)
+        if kind == "gradients":
+            return GradientsEvent(record["step"], dict(record.get("g") or {}),
+                                  dict(record.get("d") or {}),
+                                  tuple(record.get("exploding") or ()),
+                                  tuple(record.get("vanishing") or ()))
         if kind == "rollback":
             return RollbackEvent(int(record["step"]), int(record.get("from", record["step"])))
         if kind == "samples":
@@ -222,6 +279,7 @@ def event_from_record(record: dict[str, Any]) -> Any | None:
         if cls is StepEvent:
             fields = {k: float("nan") if v is None else v for k, v in fields.items()}
             fields["step"], fields["d_steps"] = int(record["step"]), int(record.get("d_steps", 1))
+            fields["moved"] = str(record.get("moved") or "both")
         return cls(**fields)
     except (KeyError, TypeError, ValueError):
         return None

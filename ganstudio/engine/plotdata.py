@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ganstudio.engine.events import EvalEvent, StepEvent
+from ganstudio.engine.events import DiagEvent, EvalEvent, StepEvent
 
 STEP_SERIES = ("loss_g", "loss_d", "d_real", "d_fake", "grad_g", "grad_d", "lr_g", "lr_d")
 X_COLUMNS = ("step", "elapsed")  # what a series can be drawn against
@@ -153,9 +153,9 @@ class RunData:
         return self.steps.column(name)
 
     def append(self, records: Iterable[Any]) -> None:
-        """Take records in order: steps and evaluations become rows (each run of consecutive
-        steps in one go), a ``resume`` record forgets what it superseded, the rest is not
-        plot data."""
+        """Take records in order: steps, evaluations and diagnostics become rows (each run of
+        consecutive steps in one go), a ``resume`` record forgets what it superseded, the rest
+        is not plot data."""
         steps: list[Any] = []
         for record in records:
             kind = record.get("type") if isinstance(record, Mapping) else \
@@ -166,7 +166,7 @@ class RunData:
             if steps:
                 self.steps.append_rows(steps)
                 steps = []
-            if kind == "eval":
+            if kind in ("eval", "diag"):  # a diagnostic plots as an evaluation does
                 self._append_evaluation(record)
             elif kind == "resume":
                 self.truncate_after(record.get("step", 0))
@@ -210,7 +210,8 @@ class RunData:
             step = record.get("step")
         else:
             name = getattr(record, "name", None) or DEFAULT_EVALUATION
-            values, step = dict(record.metrics), record.step
+            values = dict(getattr(record, "metrics", None) or getattr(record, "values", {}))
+            step = record.step
         values = {k: v for k, v in values.items() if v is None or _is_number(v)}
         table = self.evaluations.get(name)
         if table is None:
@@ -222,7 +223,7 @@ class RunData:
         table.append_rows([{**values, "step": step, "elapsed": elapsed}])
 
 
-_EVENT_KINDS = {StepEvent: "step", EvalEvent: "eval"}
+_EVENT_KINDS = {StepEvent: "step", EvalEvent: "eval", DiagEvent: "diag"}
 
 
 def _is_number(value: Any) -> bool:

@@ -4,13 +4,29 @@
 
     RUN_DIR/
       config.json            the RunConfig, with its format_version
-      run.json               status (running, finished, stopped, failed), device, dataset, pid
+      run.json               status (running, finished, stopped, failed), device, dataset, pid;
+                             a fork's parent: {"run": PARENT_DIR, "step": N, "checkpoint": FILE}
       metrics.jsonl          one JSON record per line, append-only, flushed at least every second
       samples/step_0000200.png   grids from the fixed noise (2-D sets: a scatter PNG and .npz)
       checkpoints/step_0001000.safetensors        the generator (samples with no other file)
       checkpoints/step_0001000.train.safetensors  the training state (for resume)
       checkpoints/latest.json                     which checkpoint is the newest
       writer.lock            locked by the process writing the run (released when it exits)
+
+Records in metrics.jsonl (each with a ``type`` and a whole-number ``step``):
+
+- ``step``: the losses, D's outputs, gradient norms and learning rates of one training step;
+  ``"moved": "D"`` or ``"G"`` when a learner stepped one network alone (absent: both moved);
+- ``eval``: ``{"name": NAME, ...values}``, an evaluation of the sampler (mode coverage, FID…);
+- ``diag``: ``{"name": NAME, ...values}``, a stability diagnostic
+  (ganstudio.engine.diagnostics): ``overfit`` (``r_t``, ``d_train``, ``d_heldout``,
+  ``d_fake``, ``heldout_gap``, ``overfit``, ``augment_p``) every ``train.diag_every`` steps,
+  ``collapse`` (``diversity``, ``distinct``, ``classes``) at snapshots. Evaluations and
+  diagnostics alike read back as series ``NAME/VALUE`` over steps;
+- ``gradients``: ``{"g": {layer: norm}, "d": {layer: norm}, "exploding": ["G:layer", …],
+  "vanishing": […]}``, the per-layer gradient table every ``train.diag_every`` steps;
+- ``started``, ``samples``, ``checkpoint``, ``alert``, ``hyper``, ``status``, ``done``; and
+  ``resume``/``rollback``, after which every earlier record of a later step is superseded.
 
 Another process may read a run while it is written: :class:`MetricsTail` returns only
 complete lines, and every other file is replaced atomically. One process writes a run folder
@@ -61,6 +77,7 @@ FLUSH_SECONDS = 0.5
 STATUSES = ("running", "finished", "stopped", "failed")
 MAX_POINTS_SAMPLE = 10_000_000  # values in a snapshot .npz
 _SAMPLE_NAME = re.compile(r"step_(\d+)\.(png|npz)$")
+_CHECKPOINT_NAME = re.compile(r"step_(\d+)\.safetensors$")
 
 
 def new_run_dir(base: str | Path, config: RunConfig) -> Path:
@@ -86,18 +103,21 @@ def _finite(value: Any) -> Any:
 class RunWriter:
     """Writes a trainer's events into a run folder; used by the CLI and the app alike."""
 
-    def __init__(self, run_dir: str | Path, config: RunConfig, dataset: dict):
+    def __init__(self, run_dir: str | Path, config: RunConfig, dataset: dict,
+                 parent: dict | None = None):
+        """``parent``: what a fork started from, {"run", "step", "checkpoint"}; a run resumed
+        into its own folder keeps the parent its run.json names."""
         self.path = Path(run_dir)
         self.config = config
         self.path.mkdir(parents=True, exist_ok=True)
         self._lock = RunLock.acquire(self.path)  # before anything in the folder is touched
         try:
-            self._open(config, dataset)
+            self._open(config, dataset, parent)
         except BaseException:
             self._lock.release()
             raise
 
-    def _open(self, config: RunConfig, dataset: dict) -> None:
+    def _open(self, config: RunConfig, dataset: dict, parent: dict | None) -> None:
         for folder in ("samples", "checkpoints"):
             (self.path / folder).mkdir(exist_ok=True)
         for folder in (self.path, self.path / "samples", self.path / "checkpoints"):
@@ -112,6 +132,11 @@ class RunWriter:
             "pid": os.getpid(),
             "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }
+        if parent is None and (self.path / "run.json").is_file():
+            with contextlib.suppress(RunFolderError):
+                parent = RunFolder.read_parent(self.path)
+        if parent is not None:
+            self._meta["parent"] = parent
         metrics = self.path / "metrics.jsonl"
         check_writable(metrics, replace=True)
         self._metrics = open(metrics, "a+b")  # noqa: SIM115
@@ -182,6 +207,10 @@ class RunWriter:
                 arrays["field"] = event.field
             if event.extent is not None:
                 arrays["extent"] = np.asarray(event.extent, dtype=np.float64)
+            if event.directions is not None:
+                arrays["directions"] = event.directions
+            if event.manifold is not None:
+                arrays["manifold"] = event.manifold
             np.savez(buffer, **arrays)
             atomic_write_bytes(png.with_suffix(".npz"), buffer.getvalue(), replace=True)
             save_png(png, render_points(event.points, extent=event.extent,
@@ -265,6 +294,7 @@ class MetricsTail:
 
 
 _NUMBER_TYPES = (int, float)
+MOVES = ("D", "G")
 
 
 def valid_record(record: Any) -> bool:
@@ -278,10 +308,18 @@ def valid_record(record: Any) -> bool:
         return False
     if record["type"] == "step":
         return all(v is None or (isinstance(v, _NUMBER_TYPES) and not isinstance(v, bool))
-                   for k, v in record.items() if k != "type")
-    if record["type"] == "eval":
+                   or (k == "moved" and v in MOVES) for k, v in record.items() if k != "type")
+    if record["type"] in ("eval", "diag"):
         return all(v is None or isinstance(v, (*_NUMBER_TYPES, str))
                    for k, v in record.items() if k != "type")
+    if record["type"] == "gradients":
+        tables = [record.get("g"), record.get("d")]
+        names = [record.get("exploding", []), record.get("vanishing", [])]
+        return (all(isinstance(t, dict) and all(
+                    isinstance(k, str) and (v is None or isinstance(v, _NUMBER_TYPES))
+                    for k, v in t.items()) for t in tables)
+                and all(isinstance(n, list) and all(isinstance(x, str) for x in n)
+                        for n in names))
     return True
 
 
@@ -364,6 +402,46 @@ class RunFolder:
             return None
         return load_points_sample(path).points
 
+    @staticmethod
+    def read_parent(path: str | Path) -> dict | None:
+        """The ``parent`` of a run folder's run.json (checked), or None."""
+        meta_path = Path(path) / "run.json"
+        if not meta_path.exists():
+            return None
+        return check_run_meta(read_json(meta_path, RunFolderError), meta_path).get("parent")
+
+    def parent(self) -> tuple[Path, int] | None:
+        """The run this one was forked from and the step it forked at (None: not a fork).
+        A relative parent path is relative to this run's folder."""
+        parent = self.meta().get("parent")
+        if parent is None:
+            return None
+        return (self.path / parent["run"]).resolve(strict=False), parent["step"]
+
+    def lineage(self) -> list[tuple[Path, int]]:
+        """Every ancestor, nearest first, each with the step its child forked at; a parent
+        that is gone (or not a run folder any more) ends the line."""
+        out: list[tuple[Path, int]] = []
+        seen = {self.path.resolve()}
+        parent = self.parent()
+        while parent is not None and parent[0] not in seen:
+            out.append(parent)
+            seen.add(parent[0])
+            try:
+                parent = RunFolder(parent[0]).parent()
+            except RunFolderError:
+                break
+        return out
+
+    def checkpoints(self) -> dict[int, Path]:
+        """The generator checkpoints in ``checkpoints/`` by step (regular files only)."""
+        out = {}
+        for p in (self.path / "checkpoints").glob("step_*.safetensors"):
+            m = _CHECKPOINT_NAME.fullmatch(p.name)
+            if m and _is_regular(p):
+                out[int(m.group(1))] = p
+        return dict(sorted(out.items()))
+
     def latest_checkpoint(self) -> Path | None:
         """The newest checkpoint, or None when there is none (or ``latest.json`` is refused:
         :func:`~ganstudio.engine.checkpoint.resolve_checkpoint` says why)."""
@@ -400,11 +478,14 @@ class PointsSample:
     labels: np.ndarray | None = None
     field: np.ndarray | None = None
     extent: tuple[float, float, float, float] | None = None
+    directions: np.ndarray | None = None  # (N, 2): where G's next update moves each point
+    manifold: np.ndarray | None = None  # (rows, columns, 2): G's image of a grid of z
 
 
 def load_points_sample(path: Path) -> PointsSample:
     """A 2-D snapshot (.npz), checked against its schema: points (N, 2), labels (N,), the
-    discriminator's field (H, W), the extent (4,)."""
+    discriminator's field (H, W), the extent (4,), G's update directions (N, 2) and its
+    manifold (rows, columns, 2)."""
     data = read_npz(path, RunFolderError, MAX_POINTS_SAMPLE)
 
     def field(name: str, ndim: int, kind: str, check=None) -> np.ndarray | None:
@@ -422,9 +503,12 @@ def load_points_sample(path: Path) -> PointsSample:
         raise RunFolderError(f"{path} is damaged: it holds no points.")
     labels = field("labels", 1, "iu", lambda v: len(v) == len(points))
     extent = field("extent", 1, "fiu", lambda v: v.shape == (4,) and np.isfinite(v).all())
+    directions = field("directions", 2, "f", lambda v: v.shape == points.shape)
+    manifold = field("manifold", 3, "f", lambda v: v.shape[2] == 2)
     return PointsSample(
         points.astype(np.float32, copy=False), labels, field("field", 2, "fiu"),
         tuple(float(v) for v in extent) if extent is not None else None,
+        directions, manifold,
     )
 
 
@@ -443,6 +527,12 @@ def check_run_meta(meta: Any, path: Path) -> dict:
         if not isinstance(value, kind) or isinstance(value, bool) or (
                 kind is int and not 0 <= value < 2**63):
             raise RunFolderError(f"{path} is damaged: {key} is {value!r}.")
+    parent = meta.get("parent")
+    if parent is not None and not (
+            isinstance(parent, dict) and isinstance(parent.get("run"), str)
+            and type(parent.get("step")) is int and 0 <= parent["step"] < 2**53
+            and isinstance(parent.get("checkpoint", ""), str)):
+        raise RunFolderError(f"{path} is damaged: parent is {parent!r}.")
     if meta.get("status") is not None and meta["status"] not in STATUSES:
         raise RunFolderError(f"{path} is damaged: status is {meta['status']!r}, not one of "
                              f"{', '.join(STATUSES)}.")

@@ -20,14 +20,14 @@ import math
 import queue
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from ganstudio.engine import distributed, losses
+from ganstudio.engine import diagnostics, distributed, losses, plane_views
 from ganstudio.engine.augment import diff_augment
 from ganstudio.engine.checkpoint import (
     checkpoint_paths,
@@ -39,7 +39,7 @@ from ganstudio.engine.checkpoint import (
     write_latest,
 )
 from ganstudio.engine.config import RunConfig, check_hyper, check_model, validate
-from ganstudio.engine.data.batches import open_source
+from ganstudio.engine.data.batches import BatchSource, open_source
 from ganstudio.engine.devices import autocast_dtype, available_memory, describe, resolve_device
 from ganstudio.engine.errors import CheckpointError, ConfigError, DiskFullError
 from ganstudio.engine.events import (
@@ -56,7 +56,9 @@ from ganstudio.engine.events import (
     SetHyper,
     StartedEvent,
     StatusEvent,
+    StepD,
     StepEvent,
+    StepG,
     StepOnce,
     Stop,
 )
@@ -84,6 +86,8 @@ REFERENCE_POINTS = 1000
 FIELD_SIZE = 64
 # The divergence warning: D(x) and D(G(z)) smoothed over about this many steps.
 DIVERGENCE_WINDOW = 200
+# Training images whose pixel means set a sigmoid output's bias (model.output_bias)
+MARGINAL_SAMPLES = 60_000
 
 
 class Trainer:
@@ -95,10 +99,17 @@ class Trainer:
         run_dir: str | Path | None = None,
         resume: str | Path | None = None,
         commands: queue.SimpleQueue | None = None,
+        data_source: Callable[[torch.device, torch.Generator], BatchSource] | None = None,
+        parent: dict | None = None,
     ):
+        """``data_source(device, rng)``: the batches to train on instead of the config's
+        dataset (scripts and tests; the run folder records the source's dataset).
+        ``parent``: the run a fork starts from, recorded in run.json (see forks.py)."""
         self.config = validate(config)
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.resume_path = Path(resume) if resume is not None else None
+        self._data_source = data_source
+        self.parent = parent
         # A caller may hand in the queue, so it can send commands before the trainer exists.
         self.commands: queue.SimpleQueue = commands if commands is not None else queue.SimpleQueue()
         self.step = 0
@@ -116,6 +127,12 @@ class Trainer:
 
     def step_once(self) -> None:
         self.commands.put(StepOnce())
+
+    def step_d(self) -> None:
+        self.commands.put(StepD())
+
+    def step_g(self) -> None:
+        self.commands.put(StepG())
 
     def save_now(self) -> None:
         self.commands.put(SaveNow())
@@ -141,7 +158,10 @@ class Trainer:
         # draws its own batches.
         self.rng = torch.Generator(self.device).manual_seed(
             cfg.train.seed + 1 + 1_000_003 * self.world.rank)
-        self.source = open_source(cfg.data, self.device, self.rng, self.world.rank)
+        if self._data_source is not None:
+            self.source = self._data_source(self.device, self.rng)
+        else:
+            self.source = open_source(cfg.data, self.device, self.rng, self.world.rank)
         self.data = self.source.dataset  # the set in memory, for the 2-D views and modes
         info = self.info = self.source.info
         if cfg.data.is_real:  # its classes are known now that it is prepared
@@ -150,6 +170,8 @@ class Trainer:
                 raise ConfigError(f"{found[0]} (data.source {cfg.data.source})")
         _check_cost(cfg, info, self.device)
         self.G, self.D = build_networks(cfg.model, info, cfg.loss.name)
+        if cfg.model.output_bias == "marginals":
+            self.G.init_output_bias(self._pixel_marginals())
         self.G.to(self.device)
         self.D.to(self.device)
         if self.world.distributed:
@@ -169,6 +191,7 @@ class Trainer:
         self.opt_d = _optimizer(cfg, self.D.parameters(), cfg.optim.lr_d)
         self.d_steps = cfg.optim.d_steps
         self.augment_p = cfg.train.augment_p  # adaptive augmentation may move it
+        self._setup_diagnostics()
         self.params_g = [p for p in self.G.parameters() if p.requires_grad]
         self.params_d = [p for p in self.D.parameters() if p.requires_grad]
         self.conditional = bool(cfg.model.conditional)
@@ -212,7 +235,8 @@ class Trainer:
         writer = self._writer = None
         self._saved_step: int | None = None
         if self.run_dir is not None:
-            writer = self._writer = RunWriter(self.run_dir, self.config, self.info.to_dict())
+            writer = self._writer = RunWriter(self.run_dir, self.config, self.info.to_dict(),
+                                              parent=self.parent)
         emit = writer.write if writer is not None else (lambda e: e)
         status = "failed"
         try:
@@ -254,12 +278,14 @@ class Trainer:
             real_points=self.reference_points,
         )
         if self.step == 0:
-            yield self._snapshot()
+            yield from self._snapshot_events()
         report_every = 1 if self.device.type == "cpu" else ACCELERATOR_REPORT_EVERY
         self._pending: list[torch.Tensor] = []
+        self._pending_moves: list[str] = []
         self._rate = _RateMeter(self.step)
         self._divergence = _DivergenceWatch(self.config.loss.name)
-        self.paused, self._stop, self._allowed = False, False, 0
+        self.paused, self._stop = False, False
+        self._allowed: deque[str] = deque()  # steps a learner asked for while paused
         reason = "finished"
         started = time.perf_counter()
         while self.step < total:
@@ -269,42 +295,51 @@ class Trainer:
             if self._stop:
                 reason = "stopped"
                 break
-            if self.paused and self._allowed == 0:
+            if self.paused and not self._allowed:
                 self.elapsed += time.perf_counter() - started
                 yield from self._wait_for_command()
                 started = time.perf_counter()
                 continue
-            self._train_step()
+            moved = self._allowed.popleft() if self._allowed else "both"
+            self._schedule()
+            self._train_step(moved)
             self.step += 1
             step = self.step
-            if self._allowed:
-                self._allowed -= 1
-            if step % report_every == 0 or self._allowed or self.paused or step == total:
+            diagnose = cfg.diag_every and step % cfg.diag_every == 0
+            if (step % report_every == 0 or self._allowed or self.paused or step == total
+                    or diagnose):
                 self.elapsed += time.perf_counter() - started
                 started = time.perf_counter()
                 yield from self._report()
+            if diagnose and self.step == step:  # (not after a rollback)
+                yield from self._diagnose(moved)
             if step % cfg.sample_every == 0 and step != total:
-                yield self._snapshot()
+                yield from self._snapshot_events()
             if cfg.eval_every and step % cfg.eval_every == 0 and step != total:
                 yield from self._evaluate()
             if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step != total:
                 yield from self._checkpoint()
         self.elapsed += time.perf_counter() - started
         yield from self._report()
-        yield self._snapshot()
+        yield from self._snapshot_events()
         yield from self._evaluate()
         yield from self._checkpoint(final=True)
         yield DoneEvent(self.step, reason, self.elapsed)
 
-    def _train_step(self) -> None:
-        """One G update after ``d_steps`` D updates, as in the PyTorch DCGAN example."""
+    def _train_step(self, moved: str = "both") -> None:
+        """One G update after ``d_steps`` D updates, as in the PyTorch DCGAN example; or,
+        for a learner's Step D / Step G, one update of that network alone."""
         G, D, name = self.G, self.D, self.config.loss.name
         batch = self.config.train.batch_size
         r1_gamma = self.config.loss.r1_gamma
-        for d_step in range(self.d_steps):
+        if moved == "G":
+            self._g_step_alone(batch)
+            return
+        d_steps = 1 if moved == "D" else self.d_steps
+        for d_step in range(d_steps):
             real, labels = self._real_batch(batch)
             z = torch.randn(batch, G.z_dim, generator=self.rng, device=self.device)
-            last = d_step == self.d_steps - 1
+            last = d_step == d_steps - 1 and moved == "both"
 
             # (1) update D: maximise log D(x) + log(1 - D(G(z))) (or the chosen loss's form).
             # Only the last D step's fakes feed the G update; the others need no graph.
@@ -328,14 +363,36 @@ class Trainer:
                 distributed.average_gradients(self.params_d, self.world)
             grad_d = _grad_norm(self.params_d)
             self.opt_d.step()
+        # r_t's term of this step: which side of D's boundary the real batch fell on
+        real_side = diagnostics.real_side(real_logits, self._boundary)
+        if self.world.distributed:
+            real_side = distributed.average(real_side, self.world)
+        if moved == "D":
+            # G's loss against the D it faced (it did not move): a value, no update
+            loss_g = losses.g_loss(name, fake_logits.detach())
+            grad_g = torch.zeros((), device=self.device)
+        else:
+            loss_g, _, grad_g = self._update_g(fake, labels)
 
-        # (2) update G: maximise log D(G(z)) (the non-saturating form by default). D's
-        # parameters are left out of this backward pass: their gradients would be thrown away.
+        # Kept on the device: read at the next report, not here (that would be a sync point).
+        self._pending.append(torch.stack([
+            loss_g.detach(), loss_d.detach(),
+            losses.d_output(name, real_logits.detach()).mean(),
+            losses.d_output(name, fake_logits.detach()).mean(),
+            grad_g, grad_d, real_side,
+        ]))
+        self._pending_moves.append(moved)
+
+    def _update_g(self, fake: torch.Tensor, labels: torch.Tensor | None):
+        """(2) update G: maximise log D(G(z)) (the non-saturating form by default). D's
+        parameters are left out of this backward pass: their gradients would be thrown away.
+        Returns G's loss, D's logits on the fakes and the norm of G's gradients."""
+        D = self.D
         D.requires_grad_(False)
         try:
             with self._autocast():
                 fake_logits_g = D(self._augment(fake), labels).float()
-            loss_g = losses.g_loss(name, fake_logits_g)
+            loss_g = losses.g_loss(self.config.loss.name, fake_logits_g)
             self.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
         finally:
@@ -346,14 +403,26 @@ class Trainer:
         self.opt_g.step()
         if self.G_ema is not None:
             self._update_ema()
+        return loss_g, fake_logits_g, grad_g
 
-        # Kept on the device: read at the next report, not here (that would be a sync point).
+    def _g_step_alone(self, batch: int) -> None:
+        """A learner's Step G: one G update on fresh noise, D untouched (no real batch is
+        drawn, so D's values on real data are not known: NaN)."""
+        labels = None
+        if self.conditional:
+            labels = torch.randint(len(self.info.classes), (batch,), generator=self.rng,
+                                   device=self.device)
+        z = torch.randn(batch, self.G.z_dim, generator=self.rng, device=self.device)
+        with self._autocast():
+            fake = self.G(z, labels)
+        loss_g, fake_logits, grad_g = self._update_g(fake, labels)
+        nan = torch.full((), math.nan, device=self.device)
         self._pending.append(torch.stack([
-            loss_g.detach(), loss_d.detach(),
-            losses.d_output(name, real_logits.detach()).mean(),
-            losses.d_output(name, fake_logits.detach()).mean(),
-            grad_g, grad_d,
+            loss_g.detach(), nan, nan,
+            losses.d_output(self.config.loss.name, fake_logits.detach()).mean(),
+            grad_g, torch.zeros((), device=self.device), nan,
         ]))
+        self._pending_moves.append("G")
 
     def _augment(self, x: torch.Tensor) -> torch.Tensor:
         """DiffAugment before D (Zhao et al. 2020), on images in the generator's range."""
@@ -408,21 +477,31 @@ class Trainer:
         if not self._pending:
             return
         rows = torch.stack(self._pending).cpu().tolist()
+        moves = list(self._pending_moves)
         self._pending.clear()
+        self._pending_moves.clear()
         first = self.step - len(rows) + 1
         lr_g, lr_d = self.opt_g.param_groups[0]["lr"], self.opt_d.param_groups[0]["lr"]
         its = self._rate.update(self.step)
-        for i, (loss_g, loss_d, d_real, d_fake, grad_g, grad_d) in enumerate(rows):
-            if not all(math.isfinite(v) for v in (loss_g, loss_d, d_real, d_fake)):
+        for i, (row, moved) in enumerate(zip(rows, moves)):
+            loss_g, loss_d, d_real, d_fake, grad_g, grad_d, real_side = row
+            # a G step alone has no real batch: its D values are NaN by design
+            checked = (loss_g, d_fake) if moved == "G" else (loss_g, loss_d, d_real, d_fake)
+            if not all(math.isfinite(v) for v in checked):
                 yield from self._recover(first + i)
                 return
             yield StepEvent(
                 first + i, loss_g, loss_d, d_real, d_fake, grad_g, grad_d,
-                lr_g, lr_d, self.d_steps, its, self.elapsed,
+                lr_g, lr_d, self.d_steps, its, self.elapsed, moved,
             )
-            warning = self._divergence.update(first + i, d_real, d_fake)
-            if warning:
-                yield AlertEvent(first + i, "warning", "divergence", warning)
+            if moved == "both":
+                warning = self._divergence.update(first + i, d_real, d_fake)
+                if warning:
+                    yield AlertEvent(first + i, "warning", "divergence", warning)
+            self._overfit.add(real_side)
+            if self._ada is not None:
+                self._ada.add(real_side)
+                self.augment_p = self._ada.p
         if self.step - self._good["step"] >= GUARD_EVERY and self._state_is_finite():
             self._good = self._copy_state()
 
@@ -434,8 +513,10 @@ class Trainer:
         history after this is the history of these weights.
         """
         self._pending.clear()
+        self._pending_moves.clear()
         self._restore_state(self._good)
-        self.paused, self._allowed = True, 0
+        self.paused = True
+        self._allowed.clear()
         yield RollbackEvent(self.step, bad_step)
         yield AlertEvent(
             bad_step, "error", "nonfinite",
@@ -453,6 +534,7 @@ class Trainer:
             "opt_d": copy.deepcopy(self.opt_d.state_dict()),
             "rng_torch": torch.get_rng_state(), "rng_run": self.rng.get_state(),
             "data": copy.deepcopy(self.source.state_dict()),
+            "diagnostics": self._diagnostics_state(),
         }
         if self.G_ema is not None:
             state["G_ema"] = _clone(self.G_ema.state_dict())
@@ -470,6 +552,7 @@ class Trainer:
         torch.set_rng_state(state["rng_torch"])
         self.rng.set_state(state["rng_run"])
         self.source.load_state_dict(state["data"])
+        self._load_diagnostics_state(state["diagnostics"])
         self.step, self.elapsed = state["step"], state["elapsed"]
         self._rate = _RateMeter(self.step)
 
@@ -483,16 +566,29 @@ class Trainer:
         with eval_mode(self.sampler) as sampler, self._autocast():
             return sampler(z, labels).float()
 
-    def _snapshot(self) -> SamplesEvent:
+    def _snapshot_events(self) -> Iterator:
+        """The snapshot of the fixed noise and, with diagnostics on, the collapse record."""
         out = self.generate(self.fixed_z, self.fixed_y)
+        yield self._snapshot(out)
+        if self.config.train.diag_every:
+            event, alerts = self._collapse_watch().record(self.step, out)
+            yield event
+            yield from alerts
+
+    def _snapshot(self, out: torch.Tensor) -> SamplesEvent:
         labels = self.fixed_y.cpu().numpy() if self.fixed_y is not None else None
         if self.info.is_image:
             grid = make_grid(to_uint8(out, self.output_range), self.grid_nrow)
             return SamplesEvent(self.step, grid=grid, labels=labels, nrow=self.grid_nrow,
                                 n=out.shape[0])
         field = self._discriminator_field()
+        directions = plane_views.update_directions(self.D, out, self.fixed_y,
+                                                   self.config.loss.name)
+        manifold = None if self.conditional else plane_views.latent_manifold(
+            self.generate, self.G.z_dim, self.device)
         return SamplesEvent(self.step, points=out.cpu().numpy(), labels=labels, n=out.shape[0],
-                            field=field, extent=self.view_extent)
+                            field=field, extent=self.view_extent, directions=directions,
+                            manifold=manifold)
 
     @torch.no_grad()
     def _discriminator_field(self):
@@ -508,6 +604,128 @@ class Trainer:
         out = losses.d_output(self.config.loss.name, logits)
         return out.reshape(FIELD_SIZE, FIELD_SIZE).cpu().numpy().astype(np.float32)
 
+    # --- stability diagnostics (ganstudio.engine.diagnostics) ------------------------------
+
+    def _setup_diagnostics(self) -> None:
+        cfg = self.config
+        self._boundary = diagnostics.boundary_of(cfg.loss.name)
+        self._overfit = diagnostics.OverfitWatch(cfg.loss.name, self._hold_out() > 0)
+        self._ada = None
+        if cfg.train.ada:
+            t = cfg.train
+            self._ada = diagnostics.AdaptiveAugment(
+                t.augment_p, t.ada_target, t.ada_interval, t.ada_kimg,
+                t.batch_size * self.world.size)
+        self._gradients = diagnostics.GradientWatch(self.G, self.D)
+        self._gap: tuple | None = None
+        self._collapse: diagnostics.CollapseWatch | None = None
+
+    def _hold_out(self) -> int:
+        return getattr(self.source, "hold_out", 0)
+
+    def _diagnostics_state(self) -> dict:
+        """What the diagnostics carry from step to step: resumed with the run, so that ADA's
+        p and the r_t of the next record are those of the uninterrupted run."""
+        return {"ada": self._ada.state_dict() if self._ada is not None else None,
+                "overfit": self._overfit.state_dict()}
+
+    def _load_diagnostics_state(self, state: dict) -> None:
+        self._overfit.load_state_dict(state["overfit"])
+        # p moves only under ADA: a run that turns ADA on or off starts from its config's p
+        if self._ada is not None and state["ada"] is not None:
+            self._ada.load_state_dict(state["ada"])
+            self.augment_p = self._ada.p
+
+    def _diagnose(self, moved: str) -> Iterator:
+        """The overfit record and, after a step of both networks, the gradient table."""
+        sets = self._gap_sets()
+        event, alert = self._overfit.record(
+            self.step, diagnostics.raw_outputs(self.D, sets),
+            self.augment_p if self.config.train.augment else None)
+        yield event
+        if alert is not None:
+            yield alert
+        if moved != "both":  # the network that stood still holds an older step's gradients
+            return
+        g, d = self._gradients.norms("G"), self._gradients.norms("D")
+        norms = torch.cat([g.to(self.device), d.to(self.device)]).cpu().tolist()
+        event, alert = self._gradients.record(self.step, norms[: len(g)], norms[len(g):])
+        yield event
+        if alert is not None:
+            yield alert
+
+    def _gap_sets(self) -> dict:
+        """Training samples, held-out samples (when the source has some) and fakes from fixed
+        noise, for D's outputs in the overfit record; the real ones are chosen once."""
+        if self._gap is None:
+            n = diagnostics.GAP_SAMPLES
+            x, y = self.source.sample(n, self.config.train.seed + 3)
+            sets = {"d_train": (self._as_input(x), self._as_labels(y))}
+            if self._hold_out():
+                hx, hy = self.source.held_out(min(n, self._hold_out()))
+                sets["d_heldout"] = (self._as_input(hx), self._as_labels(hy))
+            g = torch.Generator().manual_seed(self.config.train.seed + 4)
+            z = torch.randn(len(x), self.G.z_dim, generator=g).to(self.device)
+            self._gap = (sets, z, sets["d_train"][1])
+        sets, z, labels = self._gap
+        with torch.no_grad(), eval_mode(self.G) as G, self._autocast():
+            fake = G(z, labels).float()
+        return {**sets, "d_fake": (fake, labels)}
+
+    def _as_input(self, x: torch.Tensor) -> torch.Tensor:
+        """Real samples as D takes them, on the device."""
+        x = x.to(self.device)
+        if self.output_range is not None:
+            x = from_uint8(x, self.output_range).contiguous(memory_format=self.memory_format)
+        return x
+
+    def _as_labels(self, y: torch.Tensor | None) -> torch.Tensor | None:
+        return y.to(self.device) if self.conditional and y is not None else None
+
+    def _collapse_watch(self) -> diagnostics.CollapseWatch:
+        """Built at the first snapshot: real samples in the diversity feature space."""
+        if self._collapse is None:
+            n = len(self.fixed_z)
+            real, _ = self.source.sample(n, self.config.train.seed + 5)
+            reference, _ = self.source.sample(diagnostics.REFERENCE_SAMPLES,
+                                              self.config.train.seed + 6)
+            # building a classifier initialises weights from torch's global generator, which
+            # drives dropout: fork it, so that diagnosing never changes the trajectory
+            with torch.random.fork_rng(devices=[]):
+                featurise, classes = diagnostics.sample_features(self.info, self.output_range,
+                                                                 self.device)
+            if self.output_range is not None:
+                real = from_uint8(real, self.output_range)
+                reference = from_uint8(reference, self.output_range)
+            self._collapse = diagnostics.CollapseWatch(featurise, real, reference, classes)
+        return self._collapse
+
+    # --- the schedules of the learning rate and of SGD's momentum -----------------------------
+
+    def _schedule(self) -> None:
+        """Before each update: the learning rates decay (from the second step on) and SGD's
+        momentum follows its ramp over epochs, as pylearn2's ExponentialDecay and
+        MomentumAdjustor did for the 2014 GAN."""
+        o = self.config.optim
+        if o.lr_decay != 1.0 and self.step > 0:
+            self._set_lr(max(self.opt_g.param_groups[0]["lr"] / o.lr_decay, o.lr_min),
+                         max(self.opt_d.param_groups[0]["lr"] / o.lr_decay, o.lr_min))
+        if o.momentum_final is not None:
+            images = self.step * self.config.train.batch_size * self.world.size
+            # pylearn2 counts one monitor call before the first epoch, then one per epoch
+            count = images // max(1, len(self.source)) + 1
+            span = o.momentum_saturate - o.momentum_start
+            alpha = (float(count >= o.momentum_start) if span == 0 else
+                     min(1.0, max(0.0, (count - o.momentum_start) / span)))
+            momentum = o.beta1 + alpha * (o.momentum_final - o.beta1)
+            for group in (*self.opt_g.param_groups, *self.opt_d.param_groups):
+                group["momentum"] = momentum
+
+    def _pixel_marginals(self) -> torch.Tensor:
+        """Each pixel's mean over the training images, in 0..1 (C, H, W)."""
+        x, _ = self.source.sample(min(len(self.source), MARGINAL_SAMPLES), 0)
+        return x.double().mean(dim=0).div(255.0).float()
+
     def _evaluate(self) -> Iterator:
         if not self.config.train.eval_every:
             return
@@ -521,7 +739,9 @@ class Trainer:
             output_range=self.output_range,
         )
         for evaluation in self._evaluations:
-            yield EvalEvent(self.step, evaluation.run(context), name=evaluation.name)
+            with torch.random.fork_rng(devices=[]):  # (feature networks are built on first use)
+                values = evaluation.run(context)
+            yield EvalEvent(self.step, values, name=evaluation.name)
 
     # --- commands ---------------------------------------------------------------------------
 
@@ -547,10 +767,11 @@ class Trainer:
             self.paused = True
             yield StatusEvent(self.step, "paused")
         elif isinstance(command, Resume) and self.paused:
-            self.paused, self._allowed = False, 0
+            self.paused = False
+            self._allowed.clear()
             yield StatusEvent(self.step, "running")
-        elif isinstance(command, StepOnce) and self.paused:
-            self._allowed += 1
+        elif isinstance(command, (StepOnce, StepD, StepG)) and self.paused:
+            self._allowed.append(_MOVES[type(command)])
         elif isinstance(command, Stop):
             self._stop = True
         elif isinstance(command, SaveNow):
@@ -626,6 +847,7 @@ class Trainer:
             "rng_torch": torch.get_rng_state(),
             "rng_run": self.rng.get_state(),
             "data": self.source.state_dict(),
+            "diagnostics": self._diagnostics_state(),
         }
         if self.device.type == "cuda":
             state["rng_cuda"] = torch.cuda.get_rng_state(self.device)
@@ -680,6 +902,8 @@ class Trainer:
             if self.world.distributed and "seed" in data_state:  # each rank's own order
                 data_state = {**data_state, "seed": self.source.state_dict()["seed"]}
             self.source.load_state_dict(data_state)
+        if "diagnostics" in state:  # absent from states saved before diagnostics existed
+            self._load_diagnostics_state(state["diagnostics"])
         if self.world.distributed:  # rank 0's saved stream would give every rank its batches
             self.rng.manual_seed(self.config.train.seed + 1 + 1_000_003 * self.world.rank
                                  + int(state["step"]))
@@ -687,6 +911,9 @@ class Trainer:
             torch.cuda.set_rng_state(state["rng_cuda"], self.device)
         self.step = int(state["step"])
         self.elapsed = float(state["elapsed"])
+
+
+_MOVES = {StepOnce: "both", StepD: "D", StepG: "G"}
 
 
 def _check_cost(cfg: RunConfig, info, device: torch.device) -> None:

@@ -126,3 +126,30 @@ def load_dataset(name: str, seed: int = 0, path: str | Path | None = None) -> Da
         from ganstudio.engine.data.shapes import build_shapes as builder
     x, y = cached_images(name, info.size, seed, builder, info.shape, len(info.classes))
     return Dataset(info, x, y)
+
+
+# Held-out images of a built-in set are drawn from the seed + this: never a valid data seed,
+# so they are fresh samples of the same distribution, never one the run trains on.
+HELD_OUT_SEED = 2**32
+HELD_OUT_SIZE = 512  # the held-out samples a built-in set offers
+
+
+def held_out_dataset(name: str, seed: int = 0, n: int = HELD_OUT_SIZE) -> Dataset | None:
+    """``n`` fresh samples of a built-in set that its training set (``seed``) does not hold;
+    None for the points dataset (its file has no more samples than it holds)."""
+    info = get_info(name)
+    if name == "points":
+        return None
+    if info.kind == "points":
+        from ganstudio.engine.data import toy2d
+
+        full = toy2d.build(info, seed + HELD_OUT_SEED)
+        return Dataset(info, full.x[:n], full.y[:n] if full.y is not None else None,
+                       full.modes, full.mode_std)
+    if name == "digits":
+        from ganstudio.engine.data.digits import build_digits as builder
+    else:
+        from ganstudio.engine.data.shapes import build_shapes as builder
+    x, y = builder(n, seed + HELD_OUT_SEED)
+    return Dataset(info, x, y)
+

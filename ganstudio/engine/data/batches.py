@@ -45,6 +45,11 @@ class BatchSource(Protocol):
 
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
+    hold_out: int  # real samples kept out of training (0: none)
+
+    def held_out(self, n: int) -> tuple[Tensor, Tensor | None]:
+        """``n`` of the held-out samples, never served by ``next_batch``, on the CPU."""
+
     def close(self) -> None: ...
 
 
@@ -52,12 +57,17 @@ class InMemorySource:
     """A set held on the training device, drawn by index with replacement.
 
     The indices come from the trainer's own generator (``rng``), whose state the training
-    state already saves, so the source itself has no position to keep.
+    state already saves, so the source itself has no position to keep. ``held_out`` is a
+    separate set of the same distribution that no batch comes from (for built-in sets: fresh
+    draws, so the training batches are those of a source without one).
     """
 
-    def __init__(self, dataset: Dataset, device: torch.device, rng: torch.Generator):
+    def __init__(self, dataset: Dataset, device: torch.device, rng: torch.Generator,
+                 held_out: Dataset | None = None):
         self.info = dataset.info
         self.dataset = dataset
+        self._held_out = held_out
+        self.hold_out = len(held_out) if held_out is not None else 0
         self.device = device
         self.rng = rng
         self.x = dataset.x.to(device)
@@ -75,6 +85,15 @@ class InMemorySource:
         pick = pick[:n]
         y = self.dataset.y
         return self.dataset.x[pick], (y[pick] if y is not None else None)
+
+    def held_out(self, n: int) -> tuple[Tensor, Tensor | None]:
+        if not 0 < n <= self.hold_out:
+            from ganstudio.engine.errors import ConfigError
+
+            raise ConfigError(f"Only {self.hold_out} samples of {self.info.name} are held out; "
+                              f"cannot give {n}.")
+        y = self._held_out.y
+        return self._held_out.x[:n], (y[:n] if y is not None else None)
 
     def state_dict(self) -> dict[str, Any]:
         return {"kind": "memory", "size": len(self)}
@@ -100,13 +119,18 @@ def open_source(data: DataConfig, device: torch.device, rng: torch.Generator,
                 rank: int = 0) -> BatchSource:
     """The batch source for a run's data settings: a built-in set in memory, or real data
     prepared (or found prepared) and streamed from its cache in an order fixed by
-    ``data.seed``. ``rng`` draws the built-in sets' batches."""
+    ``data.seed``. ``rng`` draws the built-in sets' batches. Held out of training, for the
+    overfitting diagnostic: fresh samples of a built-in set, ``data.hold_out`` real images."""
     if not data.is_real:
-        return InMemorySource(load_dataset(data.name, data.seed, data.path), device, rng)
+        from ganstudio.engine.data import held_out_dataset
+
+        return InMemorySource(load_dataset(data.name, data.seed, data.path), device, rng,
+                              held_out_dataset(data.name, data.seed))
     from ganstudio.engine.data.streaming import StreamingSource
 
     return StreamingSource(prepare_data(data), seed=data.seed + _RANK_SEED_STRIDE * rank,
-                           device=device, flip=data.flip, name=data.name)
+                           device=device, flip=data.flip, name=data.name,
+                           hold_out=data.hold_out)
 
 
 def prepare_data(data: DataConfig, progress: Progress | None = None,

@@ -3,7 +3,9 @@
 G: noise(100) → 1200 ReLU → 1200 ReLU → 784 sigmoid.
 D: dropout(keep 0.8) → maxout 240×5 → dropout(keep 0.5) → maxout 240×5 → dropout(keep 0.5)
    → one unit (its sigmoid is applied inside the loss).
-Weights start uniform in ±0.05 (G) and ±0.005 (D), the ranges of the paper's pylearn2 setup.
+Weights start uniform in ±0.05 (G) and ±0.005 (D), the ranges of the paper's pylearn2 setup;
+with ``model.output_bias = "marginals"`` (the family's recipe) G's output bias starts at the
+logit of each pixel's mean over the training images.
 """
 
 from __future__ import annotations
@@ -40,6 +42,14 @@ class Gan2014Generator(nn.Module):
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         return self.main(z).view(z.shape[0], *self.shape)
+
+    @torch.no_grad()
+    def init_output_bias(self, marginals: torch.Tensor) -> None:
+        """Start G at the data's mean image: the sigmoid's bias is the logit of each pixel's
+        mean in 0..1, clipped to [1e-7, 1 − 1e-7] as pylearn2's
+        init_sigmoid_bias_from_marginals does."""
+        mean = marginals.double().reshape(-1).clamp(1e-7, 1 - 1e-7)
+        self.main[-2].bias.copy_(torch.logit(mean).float())
 
     def features(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """The first hidden layer's activations."""
