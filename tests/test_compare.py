@@ -9,7 +9,6 @@ from PySide6.QtCore import Qt
 
 from ganstudio.app.controllers.compare_controller import CompareController
 from ganstudio.app.controllers.run_state import RunState
-from ganstudio.app.controllers.runs_table_rows import RunSummary, runs_table
 from ganstudio.app.views.compare_page import ComparePage
 from ganstudio.app.views.compare_plot import ComparePlot
 from ganstudio.app.views.runs_table import RunsTableView
@@ -38,8 +37,8 @@ def grid(value: int) -> np.ndarray:
     return np.full((18, 34, 1), value, np.uint8)  # two 16 px samples, pad 2
 
 
-def write_run(path, lr: float, steps: int, sample_every: int = 0,
-              done: bool = True) -> RunWriter:
+def write_run(path, lr: float, steps: int, sample_every: int = 0, done: bool = True,
+              fid: bool = True) -> RunWriter:
     """A run folder as ``ganstudio train`` writes one, with made-up values; the writer is
     returned still holding the folder's lock when not ``done``."""
     config = defaults_for("digits")
@@ -51,7 +50,8 @@ def write_run(path, lr: float, steps: int, sample_every: int = 0,
         writer.write(step_event(step, lr * 1000 + step))
         if sample_every and step % sample_every == 0:
             writer.write(ev.SamplesEvent(step=step, grid=grid(step), nrow=2, n=2))
-    writer.write(ev.EvalEvent(step=steps, metrics={"fid": 50.0 / lr / 1e4}, name="fid"))
+    if fid:
+        writer.write(ev.EvalEvent(step=steps, metrics={"fid": 50.0 / lr / 1e4}, name="fid"))
     if done:
         writer.write(ev.DoneEvent(step=steps, reason="finished", elapsed=1.0))
         writer.close()
@@ -117,29 +117,24 @@ def test_evaluation_series_are_offered_and_drawn_over_their_steps(qtbot):
     assert plot.available_series() == ["fid/fid", "kid/kid"]
 
 
-def summary(run_id: str, lr: float, steps: int, fid: float | None = None) -> RunSummary:
-    config = defaults_for("digits").to_dict()
-    config["optim"]["lr_g"] = lr
-    return RunSummary(run_id, run_id, config, "finished", steps,
-                      {"fid/fid": fid} if fid is not None else {})
+def test_runs_table_shows_only_the_differing_hyper_parameters_and_sorts(qtbot, tmp_path):
+    from ganstudio.engine.runs_table import runs_table
 
-
-def test_runs_table_shows_only_the_differing_hyper_parameters_and_sorts(qtbot):
-    table = runs_table([summary("a", 2e-4, 100, 30.0), summary("b", 1e-3, 50, 12.5),
-                        summary("c", 5e-5, 400)])
-    keys = [key for key, _ in table.columns]
-    assert keys == ["name", "dataset", "model", "loss", "optim.lr_g", "status", "steps",
-                    "fid/fid"]
+    for name, lr, steps in (("a", 2e-4, 10), ("b", 1e-3, 5), ("c", 5e-5, 40)):
+        write_run(tmp_path / name, lr, steps, fid=name != "c")
+    table = runs_table([tmp_path / name for name in "abc"])
+    assert table.columns == ["name", "dataset", "model", "loss", "status", "steps",
+                             "optim.lr_g", "fid/fid"]
     view = shown(qtbot, RunsTableView(), 700, 200)
-    view.set_table(table)
-    view.sortByColumn(keys.index("optim.lr_g"), Qt.SortOrder.AscendingOrder)
+    view.set_table(table, list("abc"))
+    view.sortByColumn(table.columns.index("optim.lr_g"), Qt.SortOrder.AscendingOrder)
     assert view.column_values("name") == ["c", "a", "b"]
-    view.sortByColumn(keys.index("fid/fid"), Qt.SortOrder.AscendingOrder)
+    view.sortByColumn(table.columns.index("fid/fid"), Qt.SortOrder.AscendingOrder)
     assert view.column_values("name") == ["b", "a", "c"]  # a missing value sorts last
-    view.sortByColumn(keys.index("steps"), Qt.SortOrder.DescendingOrder)
-    assert view.column_values("steps") == ["400", "100", "50"]
-    assert [key for key, _ in runs_table([summary("a", 2e-4, 1)]).columns] == \
-        ["name", "dataset", "model", "loss", "status", "steps"]
+    view.sortByColumn(table.columns.index("steps"), Qt.SortOrder.DescendingOrder)
+    assert view.column_values("steps") == ["40", "10", "5"]
+    view.select_runs(["a", "c"])
+    assert view.selected_runs() == ["c", "a"]  # in the order shown
 
 
 def test_linked_slider_shows_every_run_at_the_same_step(qtbot):

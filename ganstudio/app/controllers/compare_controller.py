@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QWidget
 
@@ -20,11 +21,11 @@ from ganstudio.app.actions import make_action
 from ganstudio.app.background import JobFailed, run_in_background
 from ganstudio.app.controllers.run_state import RunState
 from ganstudio.app.controllers.run_watcher import RunWatcher, read_run
-from ganstudio.app.controllers.runs_table_rows import RunSummary, latest_metrics, runs_table
 from ganstudio.app.settings import AppSettings
 from ganstudio.app.views.compare_page import ComparePage
 from ganstudio.app.views.dialogs import show_error
-from ganstudio.engine.plotdata import PlotData
+from ganstudio.engine.plotdata import X_COLUMNS, PlotData, RunData
+from ganstudio.engine.runs_table import table_of
 
 TABLE_REFRESH_MS = 500
 PLOT_REFRESH_MS = 100
@@ -157,13 +158,15 @@ class CompareController(QObject):
         return self.page.table.selected_runs() or list(self.runs)
 
     def _rebuild_table(self) -> None:
+        """From what the watchers have read: no metrics.jsonl is read again."""
         self._table_dirty = False
-        summaries = [RunSummary(run.id, run.label, run.watcher.config.to_dict(),
-                                run.state.status, run.state.step,
-                                latest_metrics(run.state.history))
-                     for run in self.runs.values()]
-        self.page.table.set_table(runs_table(summaries),
-                                  {run.id: run.colour for run in self.runs.values()})
+        runs = list(self.runs.values())
+        table = table_of([(run.watcher.folder, run.state.step,
+                           latest_metrics(run.state.history)) for run in runs])
+        for run, row in zip(runs, table.rows):
+            row["name"] = run.label  # told apart when two folders share a name
+        self.page.table.set_table(table, [run.id for run in runs],
+                                  {run.id: run.colour for run in runs})
 
     def _show_selected(self) -> None:
         runs = [self.runs[run_id] for run_id in self.shown_runs() if run_id in self.runs]
@@ -185,6 +188,18 @@ class CompareController(QObject):
         run = self.runs.get(run_id)
         label = run.label if run is not None else Path(run_id).name
         self.notified.emit(alert.level, f"{label}: {alert.message}", alert.step, True)
+
+
+def latest_metrics(history: RunData) -> dict[str, float]:
+    """The latest finite value of each evaluation or diagnostic series (``NAME/VALUE``)."""
+    out: dict[str, float] = {}
+    for name, table in history.evaluations.items():
+        for column in table.columns[len(X_COLUMNS):]:
+            values = table.column(column)
+            finite = values[np.isfinite(values)]
+            if len(finite):
+                out[f"{name}/{column}"] = float(finite[-1])
+    return out
 
 
 def runs_in(path: str | Path) -> list[Path]:

@@ -18,20 +18,26 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView, QWidget
 
 from ganstudio.app import theme
-from ganstudio.app.controllers.runs_table_rows import RunsTable
+from ganstudio.engine.runs_table import RunsTable
+
+HEADINGS = {"name": "Run", "dataset": "Dataset", "model": "Model", "loss": "Loss",
+            "status": "Status", "steps": "Steps", "parent": "Forked from"}
 
 
 class RunsTableModel(QAbstractTableModel):
-    """A :class:`RunsTable` as a Qt model; ``set_table`` replaces it, keeping rows by id."""
+    """A :class:`~ganstudio.engine.runs_table.RunsTable` as a Qt model, its rows named by run
+    ids; ``set_table`` replaces it, and the selection stays while the rows do."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self._table = RunsTable([], [])
+        self._ids: list[str] = []
         self._colours: dict[str, str] = {}
 
-    def set_table(self, table: RunsTable, colours: dict[str, str] | None = None) -> None:
-        same_shape = table.columns == self._table.columns and \
-            [run_id for run_id, _ in table.rows] == [run_id for run_id, _ in self._table.rows]
+    def set_table(self, table: RunsTable, ids: list[str],
+                  colours: dict[str, str] | None = None) -> None:
+        """``ids`` name ``table``'s rows in order; ``colours`` (by id) colour the names."""
+        same_shape = table.columns == self._table.columns and ids == self._ids
         self._colours = dict(colours or {})
         if same_shape:  # values changed only (a live run stepped): the selection stays
             self._table = table
@@ -40,21 +46,20 @@ class RunsTableModel(QAbstractTableModel):
                                       self.index(len(table.rows) - 1, len(table.columns) - 1))
             return
         self.beginResetModel()
-        self._table = table
+        self._table, self._ids = table, list(ids)
         self.endResetModel()
 
     def table(self) -> RunsTable:
         return self._table
 
     def run_id(self, row: int) -> str:
-        return self._table.rows[row][0]
+        return self._ids[row]
 
     def value(self, row: int, column: int) -> Any:
-        values = self._table.rows[row][1]
-        return values.get(self._table.columns[column][0])
+        return self._table.rows[row].get(self._table.columns[column])
 
     def column_keys(self) -> list[str]:
-        return [key for key, _ in self._table.columns]
+        return list(self._table.columns)
 
     def rowCount(self, parent: QModelIndex | None = None) -> int:
         return 0 if parent is not None and parent.isValid() else len(self._table.rows)
@@ -63,19 +68,21 @@ class RunsTableModel(QAbstractTableModel):
         return 0 if parent is not None and parent.isValid() else len(self._table.columns)
 
     def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self._table.columns[section][1]
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
-            key = self._table.columns[section][0]
-            return f"{key}: differs between the runs shown" if "." in key else None
+        if orientation != Qt.Orientation.Horizontal:
+            return None
+        key = self._table.columns[section]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return HEADINGS.get(key, key)
+        if role == Qt.ItemDataRole.ToolTipRole and key in self._table.settings:
+            return f"{key}: differs between the runs shown"
         return None
 
     def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        run_id, values = self._table.rows[index.row()]
-        key = self._table.columns[index.column()][0]
-        value = values.get(key)
+        run_id = self._ids[index.row()]
+        key = self._table.columns[index.column()]
+        value = self._table.rows[index.row()].get(key)
         if role == Qt.ItemDataRole.DisplayRole:
             return _format(value)
         if role == Qt.ItemDataRole.ForegroundRole and key == "name" and run_id in self._colours:
@@ -117,8 +124,9 @@ class RunsTableView(QTableView):
         self.runs_model.modelReset.connect(self._on_selection_changed)
         self.runs_model.modelReset.connect(self.resizeColumnsToContents)
 
-    def set_table(self, table: RunsTable, colours: dict[str, str] | None = None) -> None:
-        self.runs_model.set_table(table, colours)
+    def set_table(self, table: RunsTable, ids: list[str],
+                  colours: dict[str, str] | None = None) -> None:
+        self.runs_model.set_table(table, ids, colours)
 
     def selected_runs(self) -> list[str]:
         rows = sorted(index.row() for index in self.selectionModel().selectedRows())
