@@ -230,3 +230,44 @@ def test_window_compares_run_folders_on_its_compare_page(qtbot, tmp_path, window
     assert window.pages.currentWidget() is window.compare_page
     assert window.compare_page.table.column_values("name") == ["a", "b"]
     assert window.compare_page.table.column_values("fid/fid") == ["25", "5"]
+
+
+def test_fork_dialog_asks_for_changed_settings_and_the_fork_joins_the_comparison(
+        qtbot, tmp_path, compare, tiny_config):
+    from ganstudio.app.views.fork_dialog import ForkDialog
+    from ganstudio.engine.runs import RunFolder
+    from ganstudio.engine.trainer import Trainer
+
+    parent = tmp_path / "parent"
+    for _ in Trainer(tiny_config(steps=20), run_dir=parent).run():
+        pass
+    with qtbot.waitSignal(compare.run_added, timeout=10_000):
+        compare.add_runs([parent])
+    parent_id = str(parent.resolve())
+
+    dialog = ForkDialog(parent, "parent", RunFolder(parent).config, [10, 20])
+    qtbot.addWidget(dialog)
+    assert dialog.step.currentData() == 20 and dialog.field_value("train.steps") == 40
+    dialog.step.setCurrentIndex(0)
+    dialog.set_field("optim.lr_g", 5e-4)
+    step, changes, folder = dialog.request()
+    assert (step, folder) == (10, tmp_path / "parent-fork-10")
+    assert changes == {"optim.lr_g": 5e-4, "train.steps": 40}
+
+    with qtbot.waitSignal(compare.run_added, timeout=30_000) as added:
+        compare.start_fork(parent_id, step, changes, folder)
+    assert added.args == [str(folder.resolve())]
+    fork = RunFolder(folder)
+    assert fork.parent() == (parent.resolve(), 10)
+    assert fork.config.optim.lr_g == 5e-4
+    qtbot.waitUntil(lambda: not compare._forks, timeout=30_000)  # trained to its end
+    qtbot.waitUntil(lambda: compare.page.table.column_values("parent") == ["—", "parent@10"],
+                    timeout=5000)
+    fork_id = str(folder.resolve())
+
+    def drawn_steps() -> tuple:
+        compare.page.plot.refresh()
+        x = compare.page.plot.curve_data(fork_id)[0]
+        return (x[0], x[-1]) if len(x) else ()
+
+    qtbot.waitUntil(lambda: drawn_steps() == (11, 40), timeout=5000)  # from its fork step

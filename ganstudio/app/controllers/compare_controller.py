@@ -8,6 +8,7 @@ Their histories share one ``PlotData``; the runs table is rebuilt from their sta
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -24,11 +25,13 @@ from ganstudio.app.controllers.run_watcher import RunWatcher, read_run
 from ganstudio.app.settings import AppSettings
 from ganstudio.app.views.compare_page import ComparePage
 from ganstudio.app.views.dialogs import show_error
+from ganstudio.engine.errors import GanStudioError
 from ganstudio.engine.plotdata import X_COLUMNS, PlotData, RunData
 from ganstudio.engine.runs_table import table_of
 
 TABLE_REFRESH_MS = 500
 PLOT_REFRESH_MS = 100
+FORK_WAIT_MS = 100  # how often a starting fork's folder is looked for
 
 
 @dataclass
@@ -49,6 +52,7 @@ class CompareController(QObject):
     message = Signal(str, int)  # for the status bar
     notified = Signal(str, str, object, bool)  # level, text, step, whether to show the panel
     run_added = Signal(str)  # a run's id: it is read and in the table
+    fork_started = Signal(str)  # the new run's folder: it trains in this process
     shown = Signal()  # the compare page should be on screen
     runs_changed = Signal(list)  # the ids of the runs the plot shows
 
@@ -67,6 +71,9 @@ class CompareController(QObject):
         page.plot.set_data(self.plot_data)
         page.table.selection_changed.connect(self._on_table_selection_changed)
         page.table.remove_requested.connect(self.remove_runs)
+        page.table.fork_requested.connect(self.fork_run)
+        page.fork_button.clicked.connect(self._on_fork_button_clicked)
+        self._forks: list[threading.Event] = []  # set: that fork's training stops
         self._table_timer = QTimer(self)
         self._table_timer.setInterval(TABLE_REFRESH_MS)
         self._table_timer.timeout.connect(self._on_table_timer)
@@ -110,7 +117,10 @@ class CompareController(QObject):
         self._show_selected()
 
     def close(self) -> None:
-        """Stop following every run (the window is closing)."""
+        """Stop following every run and stop the forks training here (the window is
+        closing: each saves a final checkpoint)."""
+        for stop in self._forks:
+            stop.set()
         self._table_timer.stop()
         self.page.plot.stop_auto_refresh()
         for run in self.runs.values():
@@ -150,6 +160,73 @@ class CompareController(QObject):
             n += 1
             label = f"{name} ({n})"
         return label
+
+    # --- forks --------------------------------------------------------------------------
+
+    def fork_run(self, run_id: str) -> None:
+        """Ask how to fork a compared run (its checkpoint, the settings to change, the new
+        folder) and start the fork."""
+        from ganstudio.app.views.fork_dialog import ForkDialog
+
+        run = self.runs.get(run_id)
+        if run is None:
+            return
+        checkpoints = list(run.watcher.folder.checkpoints())
+        if not checkpoints:
+            show_error(self.window, "Cannot fork this run",
+                       f"{run.watcher.folder.path} has no checkpoints yet. A fork starts "
+                       "from a checkpoint: wait for one (train.checkpoint_every), or save one.")
+            return
+        dialog = ForkDialog(run.watcher.folder.path, run.label, run.watcher.config, checkpoints,
+                            self.window)
+        while dialog.exec():
+            step, changes, folder = dialog.request()
+            try:
+                self.start_fork(run_id, step, changes, folder)
+                return
+            except (GanStudioError, OSError) as error:
+                dialog.show_error(str(error))
+
+    def start_fork(self, run_id: str, step: int, changes: dict, folder: str | Path) -> Path:
+        """Fork a compared run at ``step`` with ``changes`` into the new ``folder`` and train
+        it here, off the UI thread; it joins the comparison as soon as its folder exists.
+        The fork is checked first: ConfigError or RunFolderError says what is wrong."""
+        from ganstudio.engine import forks
+
+        plan = forks.plan_fork(run_id, step, changes)
+        folder = forks.check_new_dir(plan, folder)
+        stop = threading.Event()
+        self._forks.append(stop)
+        run_in_background(_train_fork, run_id, step, changes, folder, stop, owner=self,
+                          on_done=partial(self._on_fork_done, folder, stop))
+        self._wait_for_fork(folder, 0)
+        self.fork_started.emit(str(folder))
+        changed = ", ".join(f"{k} = {v}" for k, v in plan.changed.items()) or "nothing"
+        self.message.emit(f"Forking {Path(run_id).name} at step {step:,} ({changed} "
+                          f"changed) into {folder}.", 6000)
+        return folder
+
+    def _wait_for_fork(self, folder: Path, waited_ms: int) -> None:
+        from ganstudio.engine.runs import RunFolder
+
+        if RunFolder.is_run_dir(folder):
+            self.add_runs([folder])
+        elif waited_ms < 120_000:  # the trainer builds its networks first
+            QTimer.singleShot(FORK_WAIT_MS,
+                              partial(self._wait_for_fork, folder, waited_ms + FORK_WAIT_MS))
+
+    def _on_fork_done(self, folder: Path, stop: threading.Event, result) -> None:
+        self._forks.remove(stop)
+        if isinstance(result, JobFailed):
+            self.notified.emit("error", f"The fork {folder.name} failed: {result.message}",
+                               None, True)
+
+    def _on_fork_button_clicked(self) -> None:
+        selected = self.page.table.selected_runs()
+        if len(selected) != 1:
+            self.message.emit("Select the one run to fork in the table.", 5000)
+            return
+        self.fork_run(selected[0])
 
     # --- what the page shows ------------------------------------------------------------
 
@@ -200,6 +277,17 @@ def latest_metrics(history: RunData) -> dict[str, float]:
             if len(finite):
                 out[f"{name}/{column}"] = float(finite[-1])
     return out
+
+
+def _train_fork(parent: str, step: int, changes: dict, folder: Path,
+                stop: threading.Event) -> None:
+    """Runs off the UI thread: the fork's trainer, to its last step or until ``stop``."""
+    from ganstudio.engine import forks
+
+    trainer = forks.fork(parent, step, changes, folder)
+    for _event in trainer.run():
+        if stop.is_set():
+            trainer.stop()  # a final checkpoint, then the run ends
 
 
 def runs_in(path: str | Path) -> list[Path]:
