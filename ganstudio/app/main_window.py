@@ -171,7 +171,8 @@ class MainWindow(QMainWindow):
         file.addAction(self.act_quit)
 
         train = bar.addMenu("&Training")
-        train.addActions([t.act_start, t.act_pause, t.act_step, t.act_stop])
+        train.addActions([t.act_start, t.act_pause, t.act_step, t.act_step_d, t.act_step_g,
+                          t.act_stop])
         train.addSeparator()
         train.addAction(t.act_continue)
 
@@ -216,6 +217,8 @@ class MainWindow(QMainWindow):
         for action, icon in icons.items():
             action.setIcon(style.standardIcon(icon))
             bar.addAction(action)
+            if action is t.act_step:  # GAN Lab's one-player steps, beside Step once
+                bar.addActions([t.act_step_d, t.act_step_g])
         bar.addSeparator()
         for label, field in (("Live:  lr G", t.live_lr_g), ("lr D", t.live_lr_d),
                              ("D steps", t.live_d_steps)):

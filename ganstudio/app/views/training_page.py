@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 from ganstudio.app import theme
 from ganstudio.app.controllers.run_state import RunState
 from ganstudio.app.views.compare_plot import ComparePlot
+from ganstudio.app.views.gradients_table import GradientsTable
 from ganstudio.app.views.loss_plot import LossPlot
 from ganstudio.app.views.points_view import PointsView
 from ganstudio.app.views.sample_grid import SampleGridView
@@ -70,7 +71,12 @@ class TrainingPage(QWidget):
         self.plots.addTab(self.plot, "Losses")
         self.plots.addTab(self.metrics, "Metrics")
         self.plots.setTabToolTip(1, "The run's evaluations (FID, KID, precision and recall, "
-                                    "…) over steps, as they are written to metrics.jsonl")
+                                    "…) and stability diagnostics (r_t, D's held-out gap, "
+                                    "ADA's p, diversity) over steps")
+        self.gradients = GradientsTable()
+        self.plots.addTab(self.gradients, "Gradients")
+        self.plots.setTabToolTip(2, "Per-layer gradient norms of G and D, live, with "
+                                    "exploding and vanishing layers marked")
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("trainingSplitter")
         self.splitter.addWidget(self.views)
@@ -99,6 +105,10 @@ class TrainingPage(QWidget):
         self.plot.set_follow_latest(True)
         self.metrics.set_data(plot_data)
         self.metrics.set_runs([(RUN, title, theme.ACCENT)])
+        self.gradients.clear()
+        if state.last_gradients is not None:
+            self._on_gradients(state.last_gradients)
+        state.gradients_added.connect(self._on_gradients)
         self._show_kind(state.kind)
         if state.real_points is not None:
             self.points.set_real_points(state.real_points)
@@ -131,6 +141,10 @@ class TrainingPage(QWidget):
         if state is None:
             return
         add_snapshot(self.points if state.kind == "points" else self.samples, state, event)
+
+    def _on_gradients(self, event) -> None:
+        self.gradients.set_gradients(event.step, event.g, event.d, event.exploding,
+                                     event.vanishing)
 
     def _on_eval(self, event) -> None:
         self.points.set_metrics(event.metrics, event.step)
