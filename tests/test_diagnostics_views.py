@@ -64,3 +64,30 @@ def test_step_d_and_step_g_move_one_network_while_paused(window, qtbot):
     with qtbot.waitSignal(state.done, timeout=30_000):
         controller.act_stop.trigger()
     qtbot.waitUntil(lambda: not controller.session.is_active(), timeout=10_000)
+
+
+def test_points_view_draws_g_gradients_and_the_manifold_and_toggles_them(qtbot):
+    import numpy as np
+
+    from ganstudio.app.views.points_view import PointsView
+
+    view = shown(qtbot, PointsView(), 800, 600)
+    points = np.array([[0.0, 0.0], [1.0, 1.0], [-1.0, 0.5]], np.float32)
+    directions = np.array([[1.0, 0.0], [0.0, -2.0], [0.5, 0.5]], np.float32)
+    axis = np.linspace(-1, 1, 3)
+    manifold = np.stack(np.meshgrid(axis, axis), axis=-1).astype(np.float32)  # (3, 3, 2)
+    view.add_snapshot(10, points=points, extent=(-2, 2, -2, 2), directions=directions,
+                      manifold=manifold)
+    x, y = view.directions_item.getData()
+    assert len(x) == 6 and np.allclose(np.c_[x[0::2], y[0::2]], points)
+    ends = np.c_[x[1::2], y[1::2]] - points
+    unit = directions / np.linalg.norm(directions, axis=1, keepdims=True)
+    assert np.allclose(ends / np.linalg.norm(ends, axis=1, keepdims=True), unit, atol=1e-6)
+    mx, _ = view.manifold_item.getData()
+    assert np.isnan(mx).sum() == 6  # three rows and three columns, each its own line
+    assert view.directions_item.isVisible() and view.manifold_item.isVisible()
+    view.show_directions.setChecked(False)
+    view.show_manifold.setChecked(False)
+    assert not view.directions_item.isVisible() and not view.manifold_item.isVisible()
+    view.add_snapshot(20, points=points, extent=(-2, 2, -2, 2))  # a snapshot without them
+    assert not view.show_directions.isVisibleTo(view)

@@ -161,7 +161,8 @@ def add_snapshot(view: SampleGridView | PointsView, state: RunState, event) -> N
     """Give a run's snapshot (a SamplesEvent) to the view of its kind: a grid or the scatter."""
     if isinstance(view, PointsView):
         view.add_snapshot(event.step, points=event.points, labels=event.labels,
-                          field=event.field, extent=event.extent, path=_npz_of(event.path))
+                          field=event.field, extent=event.extent, path=_npz_of(event.path),
+                          directions=event.directions, manifold=event.manifold)
         return
     row_labels = list(state.classes) if state.classes else None
     n = event.n or (event.nrow * len(state.classes) if state.classes else None)
