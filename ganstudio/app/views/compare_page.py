@@ -44,8 +44,8 @@ class ComparePage(QWidget):
         self.splitter.setObjectName("compareSplitter")
         self.splitter.addWidget(self.table)
         self.splitter.addWidget(below)
-        self.splitter.setStretchFactor(0, 1)
-        self.splitter.setStretchFactor(1, 4)
+        self.splitter.setStretchFactor(0, 0)  # the table keeps room for four runs
+        self.splitter.setStretchFactor(1, 1)
         self.splitter.setChildrenCollapsible(False)
 
         layout = QVBoxLayout(self)

@@ -10,6 +10,7 @@ from PySide6.QtCore import (
     QItemSelection,
     QModelIndex,
     QPoint,
+    QSize,
     QSortFilterProxyModel,
     Qt,
     Signal,
@@ -127,6 +128,16 @@ class RunsTableView(QTableView):
     def set_table(self, table: RunsTable, ids: list[str],
                   colours: dict[str, str] | None = None) -> None:
         self.runs_model.set_table(table, ids, colours)
+
+    def sizeHint(self) -> QSize:
+        """Room for a header and four runs (and a scroll bar) before it scrolls."""
+        rows = 4 * self.verticalHeader().defaultSectionSize()
+        height = (self.horizontalHeader().sizeHint().height() + rows
+                  + self.horizontalScrollBar().sizeHint().height() + 2 * self.frameWidth())
+        return QSize(super().sizeHint().width(), height)
+
+    def minimumSizeHint(self) -> QSize:
+        return self.sizeHint()
 
     def selected_runs(self) -> list[str]:
         rows = sorted(index.row() for index in self.selectionModel().selectedRows())
