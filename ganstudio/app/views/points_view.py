@@ -133,6 +133,7 @@ class PointsView(Scrubbed, QWidget):
         body.addWidget(self._legend_strip())
         self.lay_out(body, above_body=(self.error,))
         self.set_metrics(None)
+        self._update_overlays()  # their check boxes show once a snapshot has them
 
     def _legend_strip(self) -> QFrame:
         strip = QFrame()
