@@ -29,7 +29,7 @@ from ganstudio.engine.errors import GanStudioError
 from ganstudio.engine.plotdata import X_COLUMNS, PlotData, RunData
 from ganstudio.engine.runs_table import table_of
 
-TABLE_REFRESH_MS = 500
+TABLE_REFRESH_MS = 1000  # a live run's row is at most a second behind
 PLOT_REFRESH_MS = 100
 FORK_WAIT_MS = 100  # how often a starting fork's folder is looked for
 

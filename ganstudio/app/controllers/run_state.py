@@ -12,6 +12,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from ganstudio.engine import events as ev
+from ganstudio.engine.events import event_from_record
 from ganstudio.engine.plotdata import RunData
 
 
@@ -77,6 +78,15 @@ class RunState(QObject):
                 self.history.truncate_after(event.step)  # a resumed run supersedes the rest
             self._apply_one(event)
         flush_steps()
+
+    def apply_step_records(self, records: list[dict]) -> None:
+        """Take consecutive step records of metrics.jsonl (checked already), as ``apply``
+        takes their events."""
+        self.history.append(records)
+        last = event_from_record(records[-1])
+        if last is not None:
+            self.last_step = last
+        self.steps_added.emit()
 
     def load(self, events: list, last_step: ev.StepEvent | None) -> None:
         """Take the events of a run read from its folder, whose steps, evaluations and
