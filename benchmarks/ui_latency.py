@@ -9,8 +9,12 @@ Three figures, measured in one process:
 - the loss plot's redraw with 1,000,000 steps of history (target: at most 16 ms), by
   ``benchmarks/plot_redraw.py``'s measurement.
 
+With ``--compare-runs N`` it measures instead the event-loop lag (same target) while the
+compare page follows N live runs overlaid, each written by a process of its own at a toy
+run's pace (a history of ``--history`` steps first, then 200 steps and 2 evaluations a second).
+
     QT_QPA_PLATFORM=offscreen python benchmarks/ui_latency.py [--steps 150] [--repeats 2]
-        [--dataset ring8] [--skip-extras]
+        [--dataset ring8] [--skip-extras] [--compare-runs 4 [--seconds 15] [--history 50000]]
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -102,6 +107,120 @@ def app_run(app, steps: int, dataset: str = "digits") -> tuple[float, list[float
         return its, lags
 
 
+WRITER = """
+import sys, time
+import numpy as np
+from ganstudio.engine import events as ev
+from ganstudio.engine.config import defaults_for
+from ganstudio.engine.runs import RunWriter
+path, history, rate, seconds, seed = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), \
+    float(sys.argv[4]), int(sys.argv[5])
+config = defaults_for("ring8")
+config.optim.lr_g *= 1 + seed
+writer = RunWriter(path, config, {"name": "ring8"})
+writer.write(ev.StartedEvent(step=0, total_steps=10**7, device="cpu", device_name="CPU",
+                             params_g=1, params_d=1, run_dir=path, kind="points"))
+rng = np.random.default_rng(seed)
+def write(step):
+    loss = 0.7 + 0.3 * np.exp(-step / 20000) + rng.normal(0, 0.1)
+    writer.write(ev.StepEvent(step=step, loss_g=loss, loss_d=1.4 - loss / 2, d_real=0.6,
+                              d_fake=0.4, grad_g=1.0, grad_d=2.0, lr_g=1e-3, lr_d=1e-3,
+                              d_steps=1, its=rate, elapsed=step / rate))
+    if step % 100 == 0:
+        writer.write(ev.EvalEvent(step=step, metrics={"modes": 8.0, "kl": 1 / step},
+                                  name="modes"))
+for step in range(1, history + 1):
+    write(step)
+writer.flush()
+print("ready", flush=True)
+start, step = time.monotonic(), history
+while time.monotonic() - start < seconds:
+    due = history + int((time.monotonic() - start) * rate)
+    while step < due:
+        step += 1
+        write(step)
+    writer.flush()
+    time.sleep(0.05)
+writer.write(ev.DoneEvent(step=step, reason="finished", elapsed=step / rate))
+writer.close()
+"""
+
+
+def loop_lags(app, seconds: float) -> np.ndarray:
+    """Lateness (ms) of a 5 ms timer on the UI thread over ``seconds`` of the app's loop."""
+    lags: list[float] = []
+    last = [time.perf_counter()]
+
+    def tick() -> None:
+        now = time.perf_counter()
+        lags.append(max(0.0, (now - last[0]) * 1000 - TICK_MS))
+        last[0] = now
+
+    timer = QTimer()
+    timer.setTimerType(Qt.TimerType.PreciseTimer)
+    timer.setInterval(TICK_MS)
+    timer.timeout.connect(tick)
+    QTimer.singleShot(round(seconds * 1000), app.quit)
+    timer.start()
+    app.exec()
+    timer.stop()
+    return np.asarray(lags[1:])
+
+
+def lag_summary(lag: np.ndarray) -> dict:
+    return {"p50": round(float(np.percentile(lag, 50)), 2),
+            "p99": round(float(np.percentile(lag, 99)), 2),
+            "max": round(float(lag.max()), 2), "ticks": int(lag.size)}
+
+
+def compare_lag(app, runs: int, seconds: float, history: int) -> dict:
+    """Event-loop lag (ms) while the compare page follows ``runs`` live runs overlaid, and,
+    as the reference, while the same window shows none of them (the writers still running)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = AppSettings(QSettings(str(Path(tmp) / "s.ini"), QSettings.Format.IniFormat))
+        paths = [Path(tmp) / f"run{i}" for i in range(runs)]
+        writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(history),
+                                     "200", str(2 * seconds + 60), str(i)],
+                                    stdout=subprocess.PIPE, text=True)
+                   for i, path in enumerate(paths)]
+        try:
+            for writer in writers:
+                assert writer.stdout.readline().strip() == "ready"
+            window = MainWindow(settings)
+            window.resize(1440, 900)
+            window.show()
+            compare = window.compare_controller
+            window.show_compare_page()
+            reference = loop_lags(app, seconds)
+            added: list[str] = []
+            compare.run_added.connect(added.append)
+            compare.add_runs(paths)
+            while len(added) < runs:
+                app.processEvents()
+            compare.page.plot.set_smoothing(0.6)
+            loop_lags(app, 1.0)  # the runs' first catch-up is not counted
+            lag = loop_lags(app, seconds)
+            shown = {run: len(compare.page.plot.curve_data(run)[0]) for run in added}
+            steps = [compare.runs[run].state.step for run in added]
+            window.close()
+            window.deleteLater()
+            app.processEvents()
+        finally:
+            for writer in writers:
+                writer.terminate()
+                writer.wait()
+    return {
+        "case": f"compare page: {runs} live runs overlaid (loss_g, smoothing 0.6), each "
+                f"written by its own process at 200 steps/s after {history:,} steps",
+        "seconds": seconds,
+        "steps_followed": steps,
+        "points_drawn_per_run": list(shown.values()),
+        "event_loop_lag_ms": {**lag_summary(lag), "target": "p99 <= 16, max <= 50"},
+        "reference_lag_ms_no_runs_shown": lag_summary(reference),
+        "load_average_1min": round(os.getloadavg()[0], 2),
+    }
+
+
 STARTUP_PROBE = """
 import sys, time
 from PySide6.QtCore import QSettings, QTimer
@@ -152,8 +271,16 @@ def main() -> None:
                              "the live scatter and D field instead of the image grid)")
     parser.add_argument("--skip-extras", action="store_true",
                         help="measure only lag and throughput, not the plot redraw or start-up")
+    parser.add_argument("--compare-runs", type=int, default=0,
+                        help="measure only the lag with this many live runs overlaid")
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--history", type=int, default=50_000)
     args = parser.parse_args()
     app = create_app([])
+    if args.compare_runs:
+        print(json.dumps({"benchmark": "ui_latency", **compare_lag(
+            app, args.compare_runs, args.seconds, args.history)}, indent=2))
+        return
     headless, in_app, all_lags = [], [], []
     for _ in range(args.repeats):
         headless.append(engine_its(config(args.steps, args.dataset), args.steps))

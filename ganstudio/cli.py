@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     app = sub.add_parser("app", help="open the desktop app (the default)")
     app.add_argument("path", nargs="?", help="a run folder or checkpoint to open")
+    app.add_argument("--compare", nargs="+", metavar="RUN_DIR",
+                     help="run folders (or folders of them) to compare side by side")
 
     explore = sub.add_parser("explore", help="open a generator in the app's latent explorer")
     explore.add_argument("checkpoint", help="a checkpoint (.safetensors, netG.pth, .pt2) or a "
@@ -242,9 +244,16 @@ def main(argv: list[str] | None = None) -> int:
 def _cmd_app(args) -> int:
     if args.path is not None and not Path(args.path).exists():
         raise UsageError(f"ganstudio: {args.path} does not exist")
+    from ganstudio.app.controllers.compare_controller import runs_in
     from ganstudio.app.main import run_app
 
-    return run_app(open_path=args.path)
+    compare = []
+    for path in args.compare or ():
+        if not Path(path).is_dir():
+            raise UsageError(f"ganstudio: {path} is not a folder; --compare takes run folders")
+        compare += runs_in(path) or [Path(path)]
+
+    return run_app(open_path=args.path, compare=compare)
 
 
 def _cmd_explore(args) -> int:

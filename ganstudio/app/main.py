@@ -39,19 +39,21 @@ def _icon() -> QIcon | None:
     return QIcon(str(path)) if path.is_file() else None
 
 
-def run_app(open_path: str | Path | None = None, explore: bool = False) -> int:
+def run_app(open_path: str | Path | None = None, explore: bool = False,
+            compare: list[str | Path] | None = None) -> int:
     quiet_cpu_threads()
     app = create_app()
-    window = show_window(open_path=open_path, explore=explore)  # noqa: F841 (held: unheld, it would be collected)
+    window = show_window(open_path=open_path, explore=explore, compare=compare)  # noqa: F841 (held: unheld, it would be collected)
     code = app.exec()
     wait_for_background()  # a job still building a dataset must not outlive the interpreter
     return code
 
 
 def show_window(settings: AppSettings | None = None, open_path: str | Path | None = None,
-                explore: bool = False):
+                explore: bool = False, compare: list[str | Path] | None = None):
     """The main window, shown, with torch loading behind it and ``open_path`` opening: in
-    the explorer, following the run it belongs to, when ``explore``."""
+    the explorer, following the run it belongs to, when ``explore``; the run folders of
+    ``compare`` on the compare page."""
     from ganstudio.app.main_window import MainWindow
 
     window = MainWindow(settings)
@@ -62,4 +64,6 @@ def show_window(settings: AppSettings | None = None, open_path: str | Path | Non
             0, lambda: window.explorer_controller.open_checkpoint(open_path, live=True))
     elif open_path is not None:
         QTimer.singleShot(0, lambda: window.open_path(open_path))
+    if compare:
+        QTimer.singleShot(0, lambda: window.compare_controller.add_runs(compare))
     return window

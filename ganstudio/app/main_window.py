@@ -30,11 +30,13 @@ from PySide6.QtWidgets import (
 from ganstudio.app import theme
 from ganstudio.app.actions import actions_of, make_action
 from ganstudio.app.background import JobFailed, run_in_background, wait_for_background
+from ganstudio.app.controllers.compare_controller import CompareController
 from ganstudio.app.controllers.data_controller import DATASET_SUFFIXES, DataController
 from ganstudio.app.controllers.explorer_controller import ExplorerController
 from ganstudio.app.controllers.training_controller import CLOSE_WAIT_MS, TrainingController
 from ganstudio.app.process import freeze_long_lived_objects
 from ganstudio.app.settings import AppSettings
+from ganstudio.app.views.compare_page import ComparePage
 from ganstudio.app.views.dialogs import ShortcutsDialog, about_text, show_error
 from ganstudio.app.views.explorer_page import ExplorerPage
 from ganstudio.app.views.notifications import NotificationsPanel
@@ -70,10 +72,12 @@ class MainWindow(QMainWindow):
         self.welcome = WelcomePage()
         self.training = TrainingPage()
         self.explorer_page = ExplorerPage()
+        self.compare_page = ComparePage()
         self.pages = QStackedWidget()
         self.pages.addWidget(_scrollable(self.welcome))
         self.pages.addWidget(self.training)
         self.pages.addWidget(self.explorer_page)
+        self.pages.addWidget(self.compare_page)
         self.setCentralWidget(self.pages)
         self.pages.currentChanged.connect(self._on_page_changed)
         self._setup_was_visible = False  # set when the explorer hid the Setup panel
@@ -97,9 +101,10 @@ class MainWindow(QMainWindow):
                                                       self)
         self.data_controller = DataController(self.setup, self.settings, self)
         self.training_controller.data = self.data_controller
+        self.compare_controller = CompareController(self.compare_page, self.settings, self)
         self._build_actions()
         for owner in (self, self.training_controller, self.explorer_controller,
-                      self.data_controller):
+                      self.data_controller, self.compare_controller):
             self.addActions(actions_of(owner))
         self._build_menus()
         self._build_toolbar()
@@ -139,6 +144,8 @@ class MainWindow(QMainWindow):
                               "Show the run on screen")
         self.act_explorer_page = a("&Explorer page", self.show_explorer_page, "Ctrl+3",
                                    "Show the latent explorer")
+        self.act_compare_page = a("&Compare page", self.show_compare_page, "Ctrl+4",
+                                  "Show the runs being compared")
         self.act_log = a("&Log scale", plot.set_log_scale, "Ctrl+L",
                          "Log-scale y axes on the plots", checkable=True)
         self.act_follow = a("&Follow latest", plot.set_follow_latest, "End",
@@ -156,7 +163,8 @@ class MainWindow(QMainWindow):
         t, e = self.training_controller, self.explorer_controller
         bar = self.menuBar()
         file = bar.addMenu("&File")
-        file.addActions([self.act_new, e.act_open_checkpoint, e.act_download, t.act_open_run])
+        file.addActions([self.act_new, e.act_open_checkpoint, e.act_download, t.act_open_run,
+                         self.compare_controller.act_add_runs])
         self.recent_menu = QMenu("Open &recent", self)
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         file.addMenu(self.recent_menu)
@@ -168,7 +176,8 @@ class MainWindow(QMainWindow):
         file.addAction(self.act_quit)
 
         train = bar.addMenu("&Training")
-        train.addActions([t.act_start, t.act_pause, t.act_step, t.act_stop])
+        train.addActions([t.act_start, t.act_pause, t.act_step, t.act_step_d, t.act_step_g,
+                          t.act_stop])
         train.addSeparator()
         train.addAction(t.act_continue)
         train.addSeparator()
@@ -188,7 +197,8 @@ class MainWindow(QMainWindow):
         self.explorer_page.export_button.setMenu(self.export_menu)
 
         view = bar.addMenu("&View")
-        view.addActions([self.act_welcome, self.act_run_page, self.act_explorer_page])
+        view.addActions([self.act_welcome, self.act_run_page, self.act_explorer_page,
+                         self.act_compare_page])
         view.addSeparator()
         view.addAction(self.setup_dock.toggleViewAction())
         view.addAction(self.notifications_dock.toggleViewAction())
@@ -217,6 +227,8 @@ class MainWindow(QMainWindow):
         for action, icon in icons.items():
             action.setIcon(style.standardIcon(icon))
             bar.addAction(action)
+            if action is t.act_step:  # GAN Lab's one-player steps, beside Step once
+                bar.addActions([t.act_step_d, t.act_step_g])
         bar.addSeparator()
         for label, field in (("Live:  lr G", t.live_lr_g), ("lr D", t.live_lr_d),
                              ("D steps", t.live_d_steps)):
@@ -241,9 +253,12 @@ class MainWindow(QMainWindow):
         w.open_run.connect(t.choose_run_folder)
         w.new_training.connect(self.show_setup)
         w.open_recent.connect(self.open_recent)
-        for controller in (t, e, self.data_controller):
+        c = self.compare_controller
+        for controller in (t, e, self.data_controller, c):
             controller.message.connect(self._show_message)
         t.notified.connect(self._on_notified)
+        c.notified.connect(self._on_notified)
+        c.shown.connect(self.show_compare_page)
         t.setup_wanted.connect(self.show_setup)
         t.run_shown.connect(self._on_run_shown)
         t.read_progress.connect(self.read_progress.show_progress)
@@ -358,6 +373,9 @@ class MainWindow(QMainWindow):
         if self.explorer_controller.session is not None:
             self.pages.setCurrentWidget(self.explorer_page)
 
+    def show_compare_page(self) -> None:
+        self.pages.setCurrentWidget(self.compare_page)
+
     def show_setup(self) -> None:
         self.setup_dock.show()
         self.setup_dock.raise_()
@@ -365,8 +383,8 @@ class MainWindow(QMainWindow):
 
     def _on_page_changed(self, index: int) -> None:
         """The Setup panel belongs to training, and so do the notifications while there are
-        none: the explorer gets their room."""
-        exploring = self.pages.widget(index) is self.explorer_page
+        none: the explorer and the compare page get their room."""
+        exploring = self.pages.widget(index) in (self.explorer_page, self.compare_page)
         if exploring and self.setup_dock.isVisible():
             self._setup_was_visible = True
             self.setup_dock.hide()
@@ -475,6 +493,7 @@ class MainWindow(QMainWindow):
         self.stopped_in = time.monotonic() - started
         self.explorer_controller.close()
         self.data_controller.close(CLOSE_WAIT_MS)
+        self.compare_controller.close()
         self.training.plot.stop_auto_refresh()
         self.settings.save_window(self.saveGeometry(), self.saveState())
         self.settings.save_setup(self.setup.config().to_dict())

@@ -50,6 +50,15 @@ def series_label(name: str) -> str:
     return SERIES_NAMES.get(name, name)
 
 
+# One colour per run where several runs share a plot (the compare page), in the order shown.
+RUN_COLOURS = ("#4c9aff", "#ff9f43", "#3ecf8e", "#ff6b6b", "#b28dff", "#f7d154", "#5ad1e6",
+               "#f78fb3")
+
+
+def run_colour(index: int) -> str:
+    return RUN_COLOURS[index % len(RUN_COLOURS)]
+
+
 REAL_POINTS = "#8a93a0"
 FAKE_POINTS = ACCENT
 

@@ -100,13 +100,19 @@ def _latest(records: list[dict]) -> tuple[int, dict[str, float]]:
 def runs_table(paths: list[str | Path]) -> RunsTable:
     """The table of the run folders at ``paths`` (RunFolderError names one that is not)."""
     runs = [RunFolder(p) for p in paths]
-    flats = [_flat(run.config.to_dict()) for run in runs]
+    return table_of([(run, *_latest(run.metrics())) for run in runs])
+
+
+def table_of(runs: list[tuple[RunFolder, int, dict[str, float]]]) -> RunsTable:
+    """The table of runs whose last step and latest metric values are known already: (run,
+    steps, {NAME/VALUE: latest}) each. The app follows its runs' records as they arrive, so
+    it need not read their metrics.jsonl again for each new row."""
+    flats = [_flat(run.config.to_dict()) for run, _, _ in runs]
     keys = sorted({k for flat in flats for k in flat} - _NOT_SETTINGS)
     settings = [k for k in keys if len({repr(flat.get(k)) for flat in flats}) > 1]
     rows, metrics = [], []
     forks = False
-    for run, flat in zip(runs, flats):
-        steps, latest = _latest(run.metrics())
+    for (run, steps, latest), flat in zip(runs, flats):
         row: dict[str, Any] = {
             "name": run.name, "dataset": run.config.data.name,
             "model": run.config.model.family + (" conditional" if run.config.model.conditional

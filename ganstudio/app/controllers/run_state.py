@@ -12,6 +12,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from ganstudio.engine import events as ev
+from ganstudio.engine.events import event_from_record
 from ganstudio.engine.plotdata import RunData
 
 
@@ -20,6 +21,7 @@ class RunState(QObject):
     steps_added = Signal()
     snapshot_added = Signal(object)  # SamplesEvent, its path made absolute
     eval_added = Signal(object)  # EvalEvent
+    gradients_added = Signal(object)  # GradientsEvent: per-layer norms, flagged layers
     alert_raised = Signal(object)  # AlertEvent
     status_changed = Signal(str)  # running, paused, finished, stopped, failed, interrupted
     hyper_changed = Signal(object)  # HyperEvent
@@ -41,6 +43,7 @@ class RunState(QObject):
         self.last_step: ev.StepEvent | None = None
         self.last_eval: ev.EvalEvent | None = None
         self.last_checkpoint: ev.CheckpointEvent | None = None
+        self.last_gradients: ev.GradientsEvent | None = None
         self.snapshots: list[ev.SamplesEvent] = []
         self.alerts: list[ev.AlertEvent] = []
 
@@ -69,22 +72,34 @@ class RunState(QObject):
                 steps.append(event)
                 continue
             flush_steps()
-            if isinstance(event, ev.EvalEvent):
-                self.history.append([event])
+            if isinstance(event, (ev.EvalEvent, ev.DiagEvent)):
+                self.history.append([event])  # diagnostics plot as evaluations do
             elif isinstance(event, ev.StartedEvent) and event.step:
                 self.history.truncate_after(event.step)  # a resumed run supersedes the rest
             self._apply_one(event)
         flush_steps()
 
+    def apply_step_records(self, records: list[dict]) -> None:
+        """Take consecutive step records of metrics.jsonl (checked already), as ``apply``
+        takes their events."""
+        self.history.append(records)
+        last = event_from_record(records[-1])
+        if last is not None:
+            self.last_step = last
+        self.steps_added.emit()
+
     def load(self, events: list, last_step: ev.StepEvent | None) -> None:
-        """Take the events of a run read from its folder, whose steps and evaluations are in
-        ``history`` already; of the evaluations, only the latest is announced."""
-        evaluations = [event for event in events if isinstance(event, ev.EvalEvent)]
+        """Take the events of a run read from its folder, whose steps, evaluations and
+        diagnostics are in ``history`` already; of the evaluations and the gradient tables,
+        only the latest is announced."""
+        latest = (ev.EvalEvent, ev.GradientsEvent)
         for event in events:
-            if not isinstance(event, ev.EvalEvent):
+            if not isinstance(event, latest):
                 self._apply_one(event)
-        if evaluations:
-            self._apply_one(evaluations[-1])
+        for kind in latest:
+            of_kind = [event for event in events if isinstance(event, kind)]
+            if of_kind:
+                self._apply_one(of_kind[-1])
         if last_step is not None:
             self.last_step = last_step
             self.steps_added.emit()
@@ -108,6 +123,9 @@ class RunState(QObject):
         elif isinstance(event, ev.EvalEvent):
             self.last_eval = event
             self.eval_added.emit(event)
+        elif isinstance(event, ev.GradientsEvent):
+            self.last_gradients = event
+            self.gradients_added.emit(event)
         elif isinstance(event, ev.AlertEvent):
             self.alerts.append(event)
             self.alert_raised.emit(event)

@@ -127,9 +127,22 @@ class RunWatcher(QObject):
         self._update_liveness()
 
     def _apply_records(self, records: list[dict]) -> None:
-        events = []
+        # Step records go into the history as they are, a run of them at a time: making an
+        # event of each cost most of a poll while four live runs were followed.
+        events: list = []
+        steps: list[dict] = []
         for record in records:
-            if record.get("type") == "resume":
+            kind = record.get("type")
+            if kind == "step":
+                if events:
+                    self.state.apply(events)
+                    events = []
+                steps.append(record)
+                continue
+            if steps:
+                self.state.apply_step_records(steps)
+                steps = []
+            if kind == "resume":
                 self.state.apply(events)
                 events = []
                 self.state.history.truncate_after(record.get("step", 0))
@@ -138,6 +151,8 @@ class RunWatcher(QObject):
             if event is not None:
                 events.append(event)
         self.state.apply(events)
+        if steps:
+            self.state.apply_step_records(steps)
 
     def _update_liveness(self) -> None:
         status = self.folder.status()

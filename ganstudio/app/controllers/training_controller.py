@@ -81,6 +81,10 @@ class TrainingController(QObject):
                            "Pause or resume training (Space)", checkable=True)
         self.act_step = a("Step &once", self.step_once, ".",
                           "While paused, train exactly one step")
+        self.act_step_d = a("Step &D only", partial(self.step_network, "D"), "Shift+D",
+                            "While paused, update the discriminator alone, once")
+        self.act_step_g = a("Step &G only", partial(self.step_network, "G"), "Shift+G",
+                            "While paused, update the generator alone, once")
         self.act_stop = a("S&top", self.stop_training, "Ctrl+.",
                           "Stop training and save a final checkpoint")
         self.act_continue = a("&Continue this run", self.continue_run, None,
@@ -236,6 +240,13 @@ class TrainingController(QObject):
             if self.session.state.status != "paused":
                 self.session.pause()
             self.session.step_once()
+
+    def step_network(self, network: str) -> None:
+        """Pause if need be, then update ``"D"`` or ``"G"`` alone, once."""
+        if self.is_training():
+            if self.session.state.status != "paused":
+                self.session.pause()
+            self.session.step_network(network)
 
     def stop_training(self) -> None:
         if self.is_training():
@@ -409,7 +420,8 @@ class TrainingController(QObject):
         can_start = not active and not self.setup.problems()
         self.act_start.setEnabled(can_start)
         self.setup.start_button.setEnabled(can_start)
-        for action in (self.act_pause, self.act_step, self.act_save, self.act_stop):
+        for action in (self.act_pause, self.act_step, self.act_step_d, self.act_step_g,
+                       self.act_save, self.act_stop):
             action.setEnabled(active and not stopping)
         for widget in (self.live_lr_g, self.live_lr_d, self.live_d_steps):
             widget.setEnabled(active and not stopping)

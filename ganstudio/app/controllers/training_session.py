@@ -81,6 +81,10 @@ class TrainingSession(QObject):
     def step_once(self) -> None:
         self.commands.put(ev.StepOnce())
 
+    def step_network(self, network: str) -> None:
+        """While paused: one update of ``"D"`` or ``"G"`` alone (GAN Lab's teaching steps)."""
+        self.commands.put(ev.StepD() if network == "D" else ev.StepG())
+
     def save_now(self) -> None:
         self.commands.put(ev.SaveNow())
 

@@ -17,6 +17,11 @@ from ganstudio.engine.view2d import view_extent
 
 EMPTY_MESSAGE = "Generated points appear here as training runs."
 REAL_SIZE, FAKE_SIZE = 3, 4  # screen pixels
+GRADIENT_COLOUR = "#f7d154"
+MANIFOLD_COLOUR = "#b28dff"
+# The longest of G's update arrows (its 95th percentile, so one outlier does not shrink the
+# rest to dots) is drawn this share of the plane's width.
+ARROW_REACH = 0.08
 FIELD_FAKE = "#7d3a3e"  # D says fake
 FIELD_REAL = "#2a6e58"  # D says real
 # One colour per class of a conditional model, told apart on the dark background.
@@ -53,6 +58,8 @@ class _PointsSnapshot:
     field: np.ndarray | None
     extent: tuple[float, float, float, float] | None
     path: Path | None
+    directions: np.ndarray | None = None
+    manifold: np.ndarray | None = None
 
 
 class PointsView(Scrubbed, QWidget):
@@ -94,13 +101,30 @@ class PointsView(Scrubbed, QWidget):
                                             brush=pg.mkBrush(theme.REAL_POINTS))
         self.fake_item = pg.ScatterPlotItem(pxMode=True, size=FAKE_SIZE, pen=None,
                                             brush=self._fake_brush)
-        for item in (self.field_item, self.real_item, self.fake_item):
+        # GAN Lab's teaching views: G's update direction on each generated point, and G's
+        # image of a regular grid of z, each one curve of line segments.
+        self.manifold_item = pg.PlotCurveItem(pen=pg.mkPen(MANIFOLD_COLOUR, width=1),
+                                              connect="finite")
+        self.directions_item = pg.PlotCurveItem(pen=pg.mkPen(GRADIENT_COLOUR, width=1),
+                                                connect="pairs")
+        for item in (self.field_item, self.real_item, self.manifold_item, self.fake_item,
+                     self.directions_item):
             self.plot.addItem(item)
 
         self.show_d = QCheckBox("Show D")
         self.show_d.setChecked(True)
         self.show_d.setToolTip("Colour the plane by the discriminator's output D(x)")
         self.show_d.toggled.connect(self._on_show_d_toggled)
+        self.show_directions = QCheckBox("G's gradients")
+        self.show_directions.setChecked(True)
+        self.show_directions.setToolTip("On each generated point, the direction G's next "
+                                        "update moves it (−∂ G's loss / ∂x, through D as it is)")
+        self.show_directions.toggled.connect(self._update_overlays)
+        self.show_manifold = QCheckBox("Manifold")
+        self.show_manifold.setChecked(True)
+        self.show_manifold.setToolTip("How G warps a regular grid of z (1-D and 2-D z)")
+        self.show_manifold.toggled.connect(self._update_overlays)
+        self._has_directions = self._has_manifold = False
         self.scrubber = SnapshotScrubber()
         self.scrubber.snapshot_chosen.connect(self._on_scrubber_snapshot_chosen)
 
@@ -109,6 +133,7 @@ class PointsView(Scrubbed, QWidget):
         body.addWidget(self._legend_strip())
         self.lay_out(body, above_body=(self.error,))
         self.set_metrics(None)
+        self._update_overlays()  # their check boxes show once a snapshot has them
 
     def _legend_strip(self) -> QFrame:
         strip = QFrame()
@@ -140,6 +165,8 @@ class PointsView(Scrubbed, QWidget):
         scale.addLayout(ends)
         layout.addWidget(self.scale_box)
         layout.addWidget(self.show_d)
+        layout.addWidget(self.show_directions)
+        layout.addWidget(self.show_manifold)
         layout.addSpacing(14)
 
         line = QFrame()
@@ -178,11 +205,15 @@ class PointsView(Scrubbed, QWidget):
         labels: np.ndarray | None = None,
         field: np.ndarray | None = None,
         extent: tuple[float, float, float, float] | None = None,
+        directions: np.ndarray | None = None,
+        manifold: np.ndarray | None = None,
     ) -> None:
         """Draw one snapshot now, outside the history (``add_snapshot`` records it too).
 
         ``field`` is D's output on a grid over ``extent`` (x0, x1, y0, y1), row 0 at the top.
-        ``labels`` (conditional models) colour the generated points by class.
+        ``labels`` (conditional models) colour the generated points by class. ``directions``
+        (N, 2) is where G's next update moves each point; ``manifold`` (rows, columns, 2) is
+        G's image of a regular grid of z.
         """
         points = np.asarray(points, np.float32)
         if labels is not None:
@@ -206,6 +237,7 @@ class PointsView(Scrubbed, QWidget):
                                      levels=_field_levels(field), autoLevels=False)
             self.field_item.setRect(field_rect(extent, np.shape(field)))
         self._update_field_visibility()
+        self._set_overlays(points, directions, manifold)
         self.subtitle.setText(f"step {step:,} · {len(points):,} generated points")
         self.error.hide()
 
@@ -217,6 +249,8 @@ class PointsView(Scrubbed, QWidget):
         field: np.ndarray | None = None,
         extent: tuple[float, float, float, float] | None = None,
         path: str | Path | None = None,
+        directions: np.ndarray | None = None,
+        manifold: np.ndarray | None = None,
     ) -> None:
         """Record the snapshot of ``step`` and draw it while following the newest.
 
@@ -230,7 +264,8 @@ class PointsView(Scrubbed, QWidget):
             if path.suffix == ".png":
                 path = path.with_suffix(".npz")
         extent = tuple(float(v) for v in extent) if extent is not None else None
-        self.scrubber.add(_PointsSnapshot(step, points, labels, field, extent, path))
+        self.scrubber.add(_PointsSnapshot(step, points, labels, field, extent, path,
+                                          directions, manifold))
 
     def set_metrics(self, metrics: dict | None, step: int | None = None) -> None:
         """The latest mode-coverage evaluation (keys modes, n_modes, high_quality, reverse_kl)."""
@@ -262,6 +297,7 @@ class PointsView(Scrubbed, QWidget):
         self.scrubber.clear()
         self.real_item.clear()
         self.fake_item.clear()
+        self._set_overlays(None, None, None)
         self._has_field = False
         self._update_field_visibility()
         self._range_from = None
@@ -275,7 +311,7 @@ class PointsView(Scrubbed, QWidget):
         snapshot = self.scrubber.snapshot(index)
         if snapshot.points is not None:
             self.set_snapshot(snapshot.step, snapshot.points, snapshot.labels, snapshot.field,
-                              snapshot.extent)
+                              snapshot.extent, snapshot.directions, snapshot.manifold)
             return
         from ganstudio.engine.errors import GanStudioError
         from ganstudio.engine.runs import load_points_sample
@@ -284,6 +320,7 @@ class PointsView(Scrubbed, QWidget):
             sample = load_points_sample(snapshot.path)
         except (OSError, GanStudioError) as error:
             self.fake_item.clear()
+            self._set_overlays(None, None, None)
             self._has_field = False
             self._update_field_visibility()
             self.subtitle.setText(f"step {snapshot.step:,}")
@@ -292,7 +329,7 @@ class PointsView(Scrubbed, QWidget):
             self.error.show()
             return
         self.set_snapshot(snapshot.step, sample.points, sample.labels, sample.field,
-                          sample.extent)
+                          sample.extent, sample.directions, sample.manifold)
 
     def _on_show_d_toggled(self, checked: bool) -> None:
         self._update_field_visibility()
@@ -304,9 +341,59 @@ class PointsView(Scrubbed, QWidget):
         self.scale_box.setVisible(has_map)
         self.show_d.setVisible(has_map)
 
+    def _set_overlays(self, points: np.ndarray | None, directions: np.ndarray | None,
+                      manifold: np.ndarray | None) -> None:
+        self._has_directions = points is not None and directions is not None
+        if self._has_directions:
+            x, y = arrow_segments(points, directions, self.view_box.viewRange()[0])
+            self.directions_item.setData(x, y)
+        else:
+            self.directions_item.setData([], [])
+        self._has_manifold = manifold is not None
+        if self._has_manifold:
+            self.manifold_item.setData(*manifold_lines(manifold))
+        else:
+            self.manifold_item.setData([], [])
+        self._update_overlays()
+
+    def _update_overlays(self) -> None:
+        self.directions_item.setVisible(self._has_directions
+                                        and self.show_directions.isChecked())
+        self.manifold_item.setVisible(self._has_manifold and self.show_manifold.isChecked())
+        self.show_directions.setVisible(self._has_directions)
+        self.show_manifold.setVisible(self._has_manifold)
+
     def _set_range(self, extent: tuple[float, float, float, float]) -> None:
         x0, x1, y0, y1 = (float(v) for v in extent)
         self.view_box.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0.02)
+
+
+def arrow_segments(points: np.ndarray, directions: np.ndarray,
+                   x_range: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) of one line segment per point, from the point along its direction (pairs of
+    vertices), scaled together so that the 95th percentile of their lengths is ARROW_REACH
+    of the plane's width: the arrows compare with each other, not with anything absolute."""
+    points = np.asarray(points, np.float64)
+    directions = np.asarray(directions, np.float64)
+    lengths = np.linalg.norm(directions, axis=1)
+    finite = lengths[np.isfinite(lengths)]
+    reference = float(np.percentile(finite, 95)) if len(finite) else 0.0
+    width = float(x_range[1] - x_range[0]) or 1.0
+    scale = ARROW_REACH * width / reference if reference > 0 else 0.0
+    ends = points + scale * np.nan_to_num(directions)
+    segments = np.empty((2 * len(points), 2))
+    segments[0::2], segments[1::2] = points, ends
+    return segments[:, 0], segments[:, 1]
+
+
+def manifold_lines(manifold: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) of the lines of G's image of a grid of z, (rows, columns, 2): each row, then
+    each column (for 2-D z), NaN between lines so that they are not joined."""
+    grid = np.asarray(manifold, np.float64)
+    lines = list(grid) + (list(grid.transpose(1, 0, 2)) if grid.shape[0] > 1 else [])
+    gap = np.full((1, 2), np.nan)
+    joined = np.concatenate([part for line in lines for part in (line, gap)])
+    return joined[:, 0], joined[:, 1]
 
 
 def field_rect(extent: tuple[float, float, float, float], shape: tuple[int, ...]) -> QRectF:

@@ -12,18 +12,22 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QStackedWidget,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from ganstudio.app import theme
 from ganstudio.app.controllers.run_state import RunState
+from ganstudio.app.views.compare_plot import ComparePlot
+from ganstudio.app.views.gradients_table import GradientsTable
 from ganstudio.app.views.loss_plot import LossPlot
 from ganstudio.app.views.points_view import PointsView
 from ganstudio.app.views.sample_grid import SampleGridView
 from ganstudio.engine.plotdata import PlotData
 
 RUN = "run"  # the id of the one run on the page in its plot data
+METRICS_REFRESH_MS = 250  # evaluations arrive every few hundred steps at most
 STATUS_COLOURS = {
     "starting": theme.MUTED, "running": theme.SUCCESS, "paused": theme.WARNING,
     "finished": theme.ACCENT, "stopped": theme.MUTED, "failed": theme.ERROR,
@@ -60,10 +64,23 @@ class TrainingPage(QWidget):
         self.views.addWidget(self.samples)
         self.views.addWidget(self.points)
         self.plot = LossPlot()
+        self.metrics = ComparePlot(metrics_only=True)  # FID, KID, … over steps
+        self.metrics.start_auto_refresh(METRICS_REFRESH_MS)
+        self.plots = QTabWidget()
+        self.plots.setDocumentMode(True)
+        self.plots.addTab(self.plot, "Losses")
+        self.plots.addTab(self.metrics, "Metrics")
+        self.plots.setTabToolTip(1, "The run's evaluations (FID, KID, precision and recall, "
+                                    "…) and stability diagnostics (r_t, D's held-out gap, "
+                                    "ADA's p, diversity) over steps")
+        self.gradients = GradientsTable()
+        self.plots.addTab(self.gradients, "Gradients")
+        self.plots.setTabToolTip(2, "Per-layer gradient norms of G and D, live, with "
+                                    "exploding and vanishing layers marked")
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("trainingSplitter")
         self.splitter.addWidget(self.views)
-        self.splitter.addWidget(self.plot)
+        self.splitter.addWidget(self.plots)
         self.splitter.setStretchFactor(0, 5)
         self.splitter.setStretchFactor(1, 6)
         self.splitter.setChildrenCollapsible(False)
@@ -86,6 +103,12 @@ class TrainingPage(QWidget):
         plot_data.add(RUN, state.history)
         self.plot.set_data(plot_data, RUN)
         self.plot.set_follow_latest(True)
+        self.metrics.set_data(plot_data)
+        self.metrics.set_runs([(RUN, title, theme.ACCENT)])
+        self.gradients.clear()
+        if state.last_gradients is not None:
+            self._on_gradients(state.last_gradients)
+        state.gradients_added.connect(self._on_gradients)
         self._show_kind(state.kind)
         if state.real_points is not None:
             self.points.set_real_points(state.real_points)
@@ -117,15 +140,11 @@ class TrainingPage(QWidget):
         state = self.state
         if state is None:
             return
-        if state.kind == "points":
-            self.points.add_snapshot(event.step, points=event.points, labels=event.labels,
-                                     field=event.field, extent=event.extent,
-                                     path=_npz_of(event.path))
-            return
-        row_labels = list(state.classes) if state.classes else None
-        n = event.n or (event.nrow * len(state.classes) if state.classes else None)
-        self.samples.add_snapshot(event.step, grid=event.grid, path=event.path,
-                                  nrow=event.nrow or 8, n=n, row_labels=row_labels)
+        add_snapshot(self.points if state.kind == "points" else self.samples, state, event)
+
+    def _on_gradients(self, event) -> None:
+        self.gradients.set_gradients(event.step, event.g, event.d, event.exploding,
+                                     event.vanishing)
 
     def _on_eval(self, event) -> None:
         self.points.set_metrics(event.metrics, event.step)
@@ -136,6 +155,19 @@ class TrainingPage(QWidget):
         self.chip.setStyleSheet(
             f"color: {colour}; border: 1px solid {colour}; border-radius: 9px;"
             "padding: 1px 9px; font-weight: 600;")
+
+
+def add_snapshot(view: SampleGridView | PointsView, state: RunState, event) -> None:
+    """Give a run's snapshot (a SamplesEvent) to the view of its kind: a grid or the scatter."""
+    if isinstance(view, PointsView):
+        view.add_snapshot(event.step, points=event.points, labels=event.labels,
+                          field=event.field, extent=event.extent, path=_npz_of(event.path),
+                          directions=event.directions, manifold=event.manifold)
+        return
+    row_labels = list(state.classes) if state.classes else None
+    n = event.n or (event.nrow * len(state.classes) if state.classes else None)
+    view.add_snapshot(event.step, grid=event.grid, path=event.path, nrow=event.nrow or 8, n=n,
+                      row_labels=row_labels)
 
 
 def _npz_of(path: str | None) -> str | None:
