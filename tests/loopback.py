@@ -8,9 +8,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class FileServer:
-    """Serves the bytes of ``files`` by name (404 for any other name); a context manager."""
+    """Serves the bytes of ``files`` by name (404 for any other name); a context manager.
+    With a ``gate``, each file's second half waits until the gate is set (up to 10 s), so a
+    test can act while a download is half-way."""
 
-    def __init__(self, files: dict[str, bytes]):
+    def __init__(self, files: dict[str, bytes], gate: threading.Event | None = None):
         self.requests: list[str] = []
         server = self
 
@@ -28,7 +30,12 @@ class FileServer:
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                half = len(body) // 2 if gate is not None else len(body)
+                self.wfile.write(body[:half])
+                if gate is not None:
+                    self.wfile.flush()
+                    gate.wait(10)
+                self.wfile.write(body[half:])
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()

@@ -10,6 +10,7 @@ import threading
 import numpy as np
 import pytest
 import torch
+from loopback import FileServer
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent
 from PySide6.QtWidgets import QFileDialog
@@ -476,40 +477,6 @@ def test_biggan_classes_are_found_by_name_and_mixed(window, qtbot):
     assert float(session.z.abs().max()) <= 2 * 0.4 + 1e-6  # BigGAN's truncated noise
 
 
-class _Files:
-    """A server on 127.0.0.1 that serves the bytes of ``files`` by name, slowly when asked."""
-
-    def __init__(self, files: dict[str, bytes], gate: threading.Event | None = None):
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                body = files.get(self.path.lstrip("/"))
-                if body is None:
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                half = len(body) // 2
-                self.wfile.write(body[:half])
-                self.wfile.flush()
-                if gate is not None:
-                    gate.wait(10)
-                self.wfile.write(body[half:])
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.base = f"http://127.0.0.1:{self.httpd.server_port}/"
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 def _catalogue(server):
     from ganstudio.engine.networks_catalogue import NetworkEntry, NetworkFile
 
@@ -532,7 +499,7 @@ def test_the_download_dialog_downloads_with_progress_and_opens(window, qtbot, tm
 
     monkeypatch.setattr(networks_catalogue, "network_folder", lambda name: tmp_path / name)
     gate = threading.Event()
-    server = _Files({"tiny.pkl": SG2.read_bytes()}, gate)
+    server = FileServer({"tiny.pkl": SG2.read_bytes()}, gate)
     try:
         monkeypatch.setattr(networks_catalogue, "networks", lambda: _catalogue(server))
         dialog = _dialog(window, qtbot)
@@ -561,7 +528,7 @@ def test_a_download_can_be_cancelled_and_resumes_later(window, qtbot, tmp_path, 
 
     monkeypatch.setattr(networks_catalogue, "network_folder", lambda name: tmp_path / name)
     gate = threading.Event()
-    server = _Files({"tiny.pkl": SG2.read_bytes()}, gate)
+    server = FileServer({"tiny.pkl": SG2.read_bytes()}, gate)
     try:
         monkeypatch.setattr(networks_catalogue, "networks", lambda: _catalogue(server))
         dialog = _dialog(window, qtbot)
@@ -584,7 +551,7 @@ def test_a_download_that_does_not_open_is_refused_and_deleted(window, qtbot, tmp
     from ganstudio.engine import networks_catalogue
 
     monkeypatch.setattr(networks_catalogue, "network_folder", lambda name: tmp_path / name)
-    server = _Files({"tiny.pkl": b"<html>a login page, not a network</html>" * 25})
+    server = FileServer({"tiny.pkl": b"<html>a login page, not a network</html>" * 25})
     try:
         monkeypatch.setattr(networks_catalogue, "networks", lambda: _catalogue(server))
         dialog = _dialog(window, qtbot)

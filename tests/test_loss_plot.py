@@ -375,7 +375,7 @@ def test_auto_refresh_redraws_from_a_timer(plot, qtbot):
     history.append_columns(rows(10, 10))
     qtbot.waitUntil(lambda: len(drawn(plot, "loss_g")[1]) == 20)
     plot.stop_auto_refresh()
-    assert not plot._timer.isActive()
+    assert not plot._pacer.timer.isActive()
 
 
 def test_auto_refresh_comes_less_often_when_frames_are_expensive(plot, qtbot):

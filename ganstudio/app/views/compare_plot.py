@@ -8,12 +8,11 @@ a timer, at one or two points per pixel, so four live runs cost about four curve
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Signal
+from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -30,11 +29,10 @@ from ganstudio.app import theme
 from ganstudio.app.views.loss_plot import (
     AXIS_WIDTH,
     BUCKETS_PER_PIXEL,
-    MAX_REFRESH_INTERVAL_MS,
     MAX_SMOOTHING,
     RAW_OPACITY,
-    REFRESH_BUDGET,
     X_AXES,
+    RefreshPacer,
     _Canvas,
     _Curve,
     _fit_y_range,
@@ -69,6 +67,7 @@ class ComparePlot(QWidget):
 
     def __init__(self, metrics_only: bool = False, parent: QWidget | None = None):
         super().__init__(parent)
+        self._pacer = RefreshPacer(self.refresh, self)
         self._metrics_only = metrics_only
         self._data: PlotData | None = None
         self._runs: list[tuple[str, str, str]] = []  # (id, label, colour) in order
@@ -93,13 +92,6 @@ class ComparePlot(QWidget):
         layout.addLayout(self._legend_row)
         layout.addWidget(self._canvas, 1)
 
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.timeout.connect(self._on_refresh_timer)
-        self._interval_ms = 100
-        self._auto_refresh = False
-        self._frame_cost_s: float | None = None  # smoothed: a refresh plus the paint it caused
-        self._refresh_cost_s = 0.0
 
     # ---------------------------------------------------------------- construction
 
@@ -144,7 +136,7 @@ class ComparePlot(QWidget):
 
     def _build_plot(self) -> None:
         self._canvas = _Canvas()
-        self._canvas.painted.connect(self._on_canvas_painted)
+        self._canvas.painted.connect(self._pacer.painted)
         # a frame moves every curve: one bounding rectangle is cheaper than their region
         self._canvas.setViewportUpdateMode(
             QGraphicsView.ViewportUpdateMode.BoundingRectViewportUpdate)
@@ -307,16 +299,11 @@ class ComparePlot(QWidget):
         return True
 
     def start_auto_refresh(self, interval_ms: int = 100) -> None:
-        """``refresh()`` from a timer, every ``interval_ms`` or, when frames get dear, less
-        often: a frame and its paint take about REFRESH_BUDGET of the UI thread, as the loss
-        plot's do."""
-        self._interval_ms = interval_ms
-        self._auto_refresh = True
-        self._timer.start(interval_ms)
+        """``refresh()`` from a timer, paced as the loss plot's (:class:`RefreshPacer`)."""
+        self._pacer.start(interval_ms)
 
     def stop_auto_refresh(self) -> None:
-        self._auto_refresh = False
-        self._timer.stop()
+        self._pacer.stop()
 
     # ---------------------------------------------------------------- drawing
 
@@ -398,22 +385,6 @@ class ComparePlot(QWidget):
                          force=True)
 
     # ---------------------------------------------------------------- event handlers
-
-    def _on_refresh_timer(self) -> None:
-        start = time.perf_counter()
-        if self.refresh():
-            self._refresh_cost_s = time.perf_counter() - start  # its paint follows
-        if self._auto_refresh:
-            wanted = self._interval_ms
-            if self._frame_cost_s is not None:
-                wanted = max(wanted, 1000 * self._frame_cost_s / REFRESH_BUDGET)
-            self._timer.start(round(min(wanted, MAX_REFRESH_INTERVAL_MS)))
-
-    def _on_canvas_painted(self, seconds: float) -> None:
-        cost = self._refresh_cost_s + seconds
-        self._refresh_cost_s = 0.0
-        previous = self._frame_cost_s
-        self._frame_cost_s = cost if previous is None else 0.7 * previous + 0.3 * cost
 
     def _on_series_combo_changed(self, index: int) -> None:
         if index >= 0:

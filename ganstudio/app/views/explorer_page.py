@@ -45,7 +45,13 @@ from ganstudio.app import theme
 from ganstudio.app.controllers import explorer_options as options
 from ganstudio.app.controllers.explorer_options import GRID_SIZES
 from ganstudio.app.views.image_canvas import ImageCanvas
-from ganstudio.app.views.wspace_controls import InputTransform, LayerRange, LayerView, StyleMixer
+from ganstudio.app.views.wspace_controls import (
+    InputTransform,
+    LayerRange,
+    LayerView,
+    StyleMixer,
+    field_row,
+)
 from ganstudio.engine.errors import GanStudioError
 
 if TYPE_CHECKING:
@@ -73,16 +79,6 @@ def _heading(text: str) -> QLabel:
     label = QLabel(text)
     label.setStyleSheet(f"color: {theme.TEXT}; font-weight: 600; padding-top: 10px;")
     return label
-
-
-def _pair(*widgets: QWidget) -> QWidget:
-    """A label and its field, kept on one line when a row of options wraps."""
-    box = QWidget()
-    layout = QHBoxLayout(box)
-    layout.setContentsMargins(0, 0, 8, 0)
-    for widget in widgets:
-        layout.addWidget(widget)
-    return box
 
 
 def _section(title: str, content: QWidget, expanded: bool = True) -> QCollapsible:
@@ -447,7 +443,7 @@ class ExplorerPage(QWidget):
         self.fps.valueChanged.connect(self._on_fps)
         for pair in ((QLabel("Method"), self.method), (QLabel("Frames"), self.frame_count),
                      (self.play,), (QLabel("Speed"), self.fps)):
-            options.addWidget(_pair(*pair))
+            options.addWidget(field_row(*pair))
         right.addLayout(options)
         self.strip = ImageCanvas(interactive=False)
         self.strip.setMinimumSize(160, 60)
@@ -489,7 +485,7 @@ class ExplorerPage(QWidget):
         self.plane_size.activated.connect(self._on_plane)
         for pair in ((QLabel("Across"), self.plane_x), (QLabel("Down"), self.plane_y),
                      (QLabel("± amount"), self.plane_extent), (QLabel("Size"), self.plane_size)):
-            options.addWidget(_pair(*pair))
+            options.addWidget(field_row(*pair))
         layout.addLayout(options)
         self.plane = ImageCanvas(interactive=False)
         self.plane.setMinimumSize(120, 100)

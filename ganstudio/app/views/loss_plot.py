@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 
 import numpy as np
@@ -65,6 +65,56 @@ MAX_REFRESH_INTERVAL_MS = 1000
 AXIS_WIDTH = 58  # px: the same for all three plots, so that their x axes line up
 
 
+class RefreshPacer(QObject):
+    """Calls ``refresh()`` (which returns whether it drew) from a single-shot timer: every
+    ``interval_ms`` at most, and less often when a frame, the refresh plus the paint it caused
+    (reported to ``painted``), costs more than REFRESH_BUDGET of that (a long history, a busy
+    machine), so that drawing never crowds out the rest of the window or, through the GIL,
+    training."""
+
+    def __init__(self, refresh: Callable[[], bool], parent: QObject):
+        super().__init__(parent)
+        self._refresh = refresh
+        self.timer = QTimer(self)
+        self.timer.setSingleShot(True)
+        self.timer.timeout.connect(self._tick)
+        self._running = False
+        self._min_interval_ms = 100
+        self._frame_cost_s: float | None = None  # smoothed wall time of a refresh plus its paint
+        self._refresh_cost_s = 0.0
+
+    def start(self, interval_ms: int = 100) -> None:
+        self._min_interval_ms = interval_ms
+        self._running = True
+        self.timer.start(interval_ms)
+
+    def stop(self) -> None:
+        self._running = False
+        self.timer.stop()
+
+    def interval_ms(self) -> int:
+        """The current interval (the minimum until a frame has been timed)."""
+        if self._frame_cost_s is None:
+            return self._min_interval_ms
+        wanted = 1000 * self._frame_cost_s / REFRESH_BUDGET
+        return round(min(max(wanted, self._min_interval_ms), MAX_REFRESH_INTERVAL_MS))
+
+    def painted(self, seconds: float) -> None:
+        cost = self._refresh_cost_s + seconds
+        self._refresh_cost_s = 0.0
+        previous = self._frame_cost_s
+        self._frame_cost_s = cost if previous is None else 0.7 * previous + 0.3 * cost
+
+    def _tick(self) -> None:
+        start = time.perf_counter()
+        if self._refresh():
+            # The paint this refresh asked for runs after it, in the same turn of the event
+            # loop; the canvas times it. Both go into the cost of the next frame's interval.
+            self._refresh_cost_s = time.perf_counter() - start
+        if self._running:
+            self.timer.start(self.interval_ms())
+
+
 def _row_of(*widgets: QWidget) -> QWidget:
     """Widgets that stay together on one line when the controls wrap."""
     box = QWidget()
@@ -92,6 +142,7 @@ class LossPlot(QWidget):
     def __init__(self, plots: Sequence[tuple[str, Sequence[str]]] = PLOTS,
                  parent: QWidget | None = None):
         super().__init__(parent)
+        self._pacer = RefreshPacer(self.refresh, self)
         self._layout = tuple((title, tuple(names)) for title, names in plots)
         self._series = tuple(name for _, names in self._layout for name in names)
         self._data: PlotData | None = None
@@ -118,15 +169,6 @@ class LossPlot(QWidget):
         layout.addLayout(self._readout_row)
         layout.addWidget(self._canvas, 1)
 
-        # Auto-refresh: a single-shot timer, re-armed after each tick with an interval that
-        # keeps the plots' share of the UI thread near REFRESH_BUDGET (see _on_refresh_timer).
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.timeout.connect(self._on_refresh_timer)
-        self._auto_refresh = False
-        self._min_interval_ms = 100
-        self._frame_cost_s: float | None = None  # smoothed wall time of a refresh plus its paint
-        self._refresh_cost_s = 0.0
         # View changes (zoom, pan, resize) arrive in storms; one redraw after the storm will do.
         self._view_changed = QTimer(self)
         self._view_changed.setSingleShot(True)
@@ -201,7 +243,7 @@ class LossPlot(QWidget):
 
     def _build_plots(self) -> None:
         self._canvas = _Canvas()
-        self._canvas.painted.connect(self._on_canvas_painted)
+        self._canvas.painted.connect(self._pacer.painted)
         # A frame changes every curve, so nearly the whole canvas is repainted anyway; one
         # bounding rectangle is cheaper to clip to than the region of a dozen curves' rects
         # that Qt's minimal update builds (frames ~25% faster, measured at 150 and 1M rows).
@@ -313,23 +355,14 @@ class LossPlot(QWidget):
         return True
 
     def start_auto_refresh(self, interval_ms: int = 100) -> None:
-        """Call ``refresh()`` from a timer: every ``interval_ms`` at most, and less often when
-        a frame costs more than REFRESH_BUDGET of that (a long history, a busy machine), so
-        that drawing never crowds out the rest of the window or, through the GIL, training."""
-        self._min_interval_ms = interval_ms
-        self._auto_refresh = True
-        self._timer.start(interval_ms)
+        """Call ``refresh()`` from a timer (see :class:`RefreshPacer`)."""
+        self._pacer.start(interval_ms)
 
     def stop_auto_refresh(self) -> None:
-        self._auto_refresh = False
-        self._timer.stop()
+        self._pacer.stop()
 
     def refresh_interval_ms(self) -> int:
-        """The auto-refresh's current interval (its minimum until a frame has been timed)."""
-        if self._frame_cost_s is None:
-            return self._min_interval_ms
-        wanted = 1000 * self._frame_cost_s / REFRESH_BUDGET
-        return round(min(max(wanted, self._min_interval_ms), MAX_REFRESH_INTERVAL_MS))
+        return self._pacer.interval_ms()
 
     def set_smoothing(self, weight: float) -> None:
         """Smooth every series with TensorBoard's debiased EMA of this weight (0 to 0.99)."""
@@ -561,21 +594,6 @@ class LossPlot(QWidget):
         self._readout.set_runs(runs[:-1])
 
     # ---------------------------------------------------------------- event handlers
-
-    def _on_refresh_timer(self) -> None:
-        start = time.perf_counter()
-        if self.refresh():
-            # The paint this refresh asked for runs after it, in the same turn of the event
-            # loop; the canvas times it. Both go into the cost of the next frame's interval.
-            self._refresh_cost_s = time.perf_counter() - start
-        if self._auto_refresh:
-            self._timer.start(self.refresh_interval_ms())
-
-    def _on_canvas_painted(self, seconds: float) -> None:
-        cost = self._refresh_cost_s + seconds
-        self._refresh_cost_s = 0.0
-        previous = self._frame_cost_s
-        self._frame_cost_s = cost if previous is None else 0.7 * previous + 0.3 * cost
 
     @qthrottled(timeout=100, leading=True)
     def _on_smoothing_slider_changed(self, value: float) -> None:

@@ -9,16 +9,15 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
-    QPushButton,
     QSlider,
     QVBoxLayout,
     QWidget,
 )
 
-from ganstudio.app import theme
 from ganstudio.app.controllers.run_state import RunState
 from ganstudio.app.views.points_view import PointsView
 from ganstudio.app.views.sample_grid import SampleGridView
+from ganstudio.app.views.snapshot_scrubber import latest_button
 from ganstudio.app.views.training_page import add_snapshot
 
 EMPTY_TEXT = "Select runs in the table to see their samples side by side."
@@ -82,12 +81,7 @@ class SideBySideSamples(QWidget):
         self.label.setObjectName("subtle")
         self.label.setMinimumWidth(self.label.fontMetrics().horizontalAdvance("step 1,000,000")
                                    + 8)
-        self.latest = QPushButton("Latest")
-        self.latest.setCheckable(True)
-        self.latest.setChecked(True)
-        self.latest.setToolTip("Follow every run's newest snapshot")
-        self.latest.setStyleSheet(f"QPushButton:checked {{ color: {theme.ACCENT}; "
-                                  f"border-color: {theme.ACCENT}; }}")
+        self.latest = latest_button("Follow every run's newest snapshot")
         self.latest.toggled.connect(self._on_latest_toggled)
         controls = QHBoxLayout()
         controls.setSpacing(10)

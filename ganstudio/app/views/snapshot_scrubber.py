@@ -12,6 +12,17 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLa
 from ganstudio.app import theme
 
 
+def latest_button(tooltip: str) -> QPushButton:
+    """The checked "Latest" toggle of a step slider: on, it follows the newest snapshot."""
+    button = QPushButton("Latest")
+    button.setCheckable(True)
+    button.setChecked(True)
+    button.setToolTip(tooltip)
+    button.setStyleSheet(f"QPushButton:checked {{ color: {theme.ACCENT}; "
+                         f"border-color: {theme.ACCENT}; }}")
+    return button
+
+
 class SnapshotScrubber(QWidget):
     """Holds a run's snapshots (any objects with a ``step``) and chooses which one to show.
 
@@ -40,12 +51,7 @@ class SnapshotScrubber(QWidget):
         self.label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.label.setMinimumWidth(self.label.fontMetrics().horizontalAdvance(
             "step 1,000,000 (1000/1000)") + 8)
-        self.latest = QPushButton("Latest")
-        self.latest.setCheckable(True)
-        self.latest.setChecked(True)
-        self.latest.setToolTip("Follow the newest snapshot as training runs")
-        self.latest.setStyleSheet(f"QPushButton:checked {{ color: {theme.ACCENT}; "
-                                  f"border-color: {theme.ACCENT}; }}")
+        self.latest = latest_button("Follow the newest snapshot as training runs")
         self.latest.toggled.connect(self._on_latest_toggled)
 
         layout = QHBoxLayout(self)

@@ -386,9 +386,9 @@ class LayerView(QWidget):
         self.channel.setRange(0, 0)
         self.channel.setToolTip("The channel shown large")
         self.channel.valueChanged.connect(self._emit)
-        options.addWidget(_row(QLabel("Layer"), self.layer))
-        options.addWidget(_row(self.grid_mode, self.one_mode))
-        options.addWidget(_row(QLabel("Channel"), self.channel))
+        options.addWidget(field_row(QLabel("Layer"), self.layer))
+        options.addWidget(field_row(self.grid_mode, self.one_mode))
+        options.addWidget(field_row(QLabel("Channel"), self.channel))
         layout.addLayout(options)
         self.canvas = ImageCanvas(interactive=False)
         self.canvas.setMinimumSize(120, 80)
@@ -441,7 +441,9 @@ def _double_slider(lo: float, hi: float, step: float) -> QLabeledDoubleSlider:
     return slider
 
 
-def _row(*widgets: QWidget) -> QWidget:
+def field_row(*widgets: QWidget) -> QWidget:
+    """A label and its field (or a few buttons), kept on one line when a row of options
+    wraps."""
     box = QWidget()
     layout = QHBoxLayout(box)
     layout.setContentsMargins(0, 0, 8, 0)
