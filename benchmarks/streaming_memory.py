@@ -119,10 +119,14 @@ def main() -> None:
     parser.add_argument("--gigabytes", type=float, default=2.2)
     parser.add_argument("--batch", type=int, default=512)
     parser.add_argument("--width", type=float, default=0.125)
-    parser.add_argument("--child", choices=("train", "map"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=("write", "train", "map"), help=argparse.SUPPRESS)
+    parser.add_argument("--count", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--target", help=argparse.SUPPRESS)
     parser.add_argument("--steps", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child == "write":
+        print(json.dumps({"folder": str(write_prepared(Path(args.target), args.count))}))
+        return
     if args.child == "train":
         print(json.dumps(child_train(args.target, args.batch, args.width, args.steps)))
         return
@@ -136,15 +140,20 @@ def main() -> None:
         env = {**os.environ, "GANSTUDIO_CACHE": str(Path(tmp) / "cache")}
         os.environ.update(env)
         source = Path(tmp) / "synthetic.npy"
-        folder = write_prepared(source, count)
-        size = (folder / "images.npy").stat().st_size
-        load_before = os.getloadavg()
 
         def child(*extra: str) -> dict:
             out = subprocess.run([sys.executable, __file__, "--batch", str(args.batch),
                                   "--width", str(args.width), *extra], env=env, check=True,
                                  capture_output=True, text=True)
             return json.loads(out.stdout)
+
+        # Written by a child of its own: a process's peak RSS (ru_maxrss) starts from its
+        # parent's RSS at the fork and survives exec, so a parent that had the set's pages
+        # mapped would pass its peak on to the children measured.
+        folder = Path(child("--child", "write", "--target", str(source), "--count",
+                            str(count))["folder"])
+        size = (folder / "images.npy").stat().st_size
+        load_before = os.getloadavg()
 
         train = child("--child", "train", "--target", str(source), "--steps", str(steps))
         mapped = child("--child", "map", "--target", str(folder))
