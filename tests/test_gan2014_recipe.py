@@ -61,7 +61,10 @@ def test_g_starts_at_the_mean_image_of_its_data():
     cfg.train.steps, cfg.train.device, cfg.train.diag_every = 1, "cpu", 0
     trainer = Trainer(cfg, data_source=lambda device, rng: InMemorySource(
         Dataset(info, x), device, rng))
-    bias = trainer.G.main[-2].bias.detach()
+    events = trainer.run()
+    assert isinstance(next(events), ev.StartedEvent)  # the networks are built, not yet trained
+    bias = trainer.G.main[-2].bias.detach().clone()
+    events.close()
     mean = (x.double() / 255).mean(dim=0).reshape(-1).clamp(1e-7, 1 - 1e-7)
     torch.testing.assert_close(bias, torch.logit(mean).float())
     with torch.no_grad():  # with no hidden activity G draws exactly the mean image
