@@ -633,7 +633,7 @@ def test_every_format_opens_by_drop_recent_list_and_explore(window, qtbot, tmp_p
         generator = opened.args[0].generator
         worker = opened.args[0].worker  # all its renders done: none left running at exit
         qtbot.waitUntil(lambda w=worker: window.explorer_page.grid.image() is not None
-                        and w.idle(), timeout=30_000)
+                        and w.idle(), timeout=90_000)
         recent = window.settings.recent("checkpoints")[0]
         assert load_generator(recent).source == generator.source, kind
     recent = window.settings.recent("checkpoints")
