@@ -665,10 +665,13 @@ _DCGAN_EXAMPLE = {  # the PyTorch DCGAN example (Radford et al. 2015's settings,
     "train.batch_size": 64, "train.steps": 20_000, "train.ema": False,
     "train.sample_every": 500, "train.eval_every": 0, "train.checkpoint_every": 2000,
 }
-_DCGAN_CPU = {  # a first minute that teaches: small, steadied by R1 and an EMA of G
+# A first minute that teaches: small, steadied by R1 and an EMA of G, and fast: on Fashion-MNIST
+# (benchmarks/first_minute.py, judged by its classifier) Adam at 1e-3 with β2 0.99 draws every
+# class at 19% confident after 60 s (2e-4, 0.999: 2%) and 32% at 3,000 steps (24%).
+_DCGAN_CPU = {
     "model.width": 0.25, "loss.name": "nonsaturating", "loss.r1_gamma": 1.0,
-    "loss.r1_every": 4, "optim.lr_g": 2e-4, "optim.lr_d": 2e-4, "optim.beta1": 0.5,
-    "optim.beta2": 0.999, "train.batch_size": 64, "train.steps": 3000, "train.ema": True,
+    "loss.r1_every": 4, "optim.lr_g": 1e-3, "optim.lr_d": 1e-3, "optim.beta1": 0.5,
+    "optim.beta2": 0.99, "train.batch_size": 64, "train.steps": 3000, "train.ema": True,
     "train.ema_decay": 0.99, "train.sample_every": 50, "train.eval_every": 0,
     "train.checkpoint_every": 500,
 }
