@@ -285,3 +285,21 @@ def test_installed_fashion_mnist_is_found_by_name():
     assert len(report.classes) == 10 and report.class_counts == (6_000,) * 10
     assert report.classes[0] == "T-shirt/top"
     assert json.loads(json.dumps(report.to_dict()))["count"] == 60_000
+
+
+def test_a_zip_member_packed_with_a_method_zipfile_cannot_unpack_is_named(tmp_path):
+    import io
+    import zipfile
+
+    png = io.BytesIO()
+    Image.new("L", (8, 8), 128).save(png, "PNG")
+    path = tmp_path / "ppmd.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("a.png", png.getvalue())
+    data = bytearray(path.read_bytes())
+    for signature, offset in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):  # method: 98 (PPMd)
+        at = data.index(signature)
+        data[at + offset : at + offset + 2] = (98).to_bytes(2, "little")
+    path.write_bytes(bytes(data))
+    with pytest.raises(DatasetError, match="compression method 98"):
+        open_source(path).open_item(0)

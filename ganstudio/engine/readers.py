@@ -223,16 +223,30 @@ def zip_names(path: str | os.PathLike, error: Error) -> list[str] | None:
             return None
 
 
+# What zipfile can decompress; any other method (PPMd, Deflate64, …) it refuses mid-read.
+ZIP_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate",
+               zipfile.ZIP_BZIP2: "bzip2", zipfile.ZIP_LZMA: "lzma"}
+
+
+def check_zip_method(info: zipfile.ZipInfo, name: str, error: Error) -> None:
+    """Refuse a member packed with a compression method zipfile cannot read, before reading."""
+    if info.compress_type not in ZIP_METHODS:
+        raise error(f"{name}: {info.filename!r} is packed with compression method "
+                    f"{info.compress_type}, which GAN Studio cannot unpack; repack it with "
+                    "deflate (a standard zip).")
+
+
 def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, error: Error,
                 limit: int) -> bytes:
     """One member's bytes, at most ``limit`` of them (its declared size is checked first)."""
+    check_zip_method(info, name, error)
     if info.file_size > limit:
         raise error(f"{name}: {info.filename!r} is {format_size(info.file_size)}, more than the "
                     f"{format_size(limit)} such an entry can be.")
     try:
         with archive.open(info) as member:
             data = member.read(info.file_size + 1)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as e:
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
         raise error(f"{name} is damaged: {info.filename!r} cannot be read "
                     f"({first_line(e)}).") from None
     if len(data) > info.file_size:

@@ -33,6 +33,7 @@ from ganstudio.engine.data.sources import (
     unsafe_member,
 )
 from ganstudio.engine.errors import DatasetError
+from ganstudio.engine.readers import check_zip_method
 
 MAX_MEMBER_BYTES = 256 << 20  # an image file larger than this is refused, not read
 _MAX_LABELS_BYTES = 256 << 20  # the largest dataset.json read
@@ -138,9 +139,10 @@ class ZipSource(EncodedSource):
         return classes, labels, unlabelled, ""
 
     def open_item(self, i: int) -> BinaryIO:
+        check_zip_method(self._members[i], self.name(i), DatasetError)
         try:
             return io.BytesIO(self._zip.read(self._members[i]))
-        except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, ValueError) as e:
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
             raise DatasetError(f"{self.name(i)} cannot be read from the zip ({e}).") from None
 
     def fingerprint(self) -> str:

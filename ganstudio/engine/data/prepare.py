@@ -371,7 +371,7 @@ def _start_worker(path: str, split: str, fingerprint: str | None, count: int, ou
         if len(source) != count or source.fingerprint() != fingerprint:
             raise DatasetError(f"{path} changed while it was being prepared; prepare it again.")
         _WORKER["source"] = source
-    _WORKER["output"] = np.load(output, mmap_mode="r+")
+    _WORKER["output"] = np.load(output, mmap_mode="r+", allow_pickle=False)
     _WORKER["options"] = options
     _WORKER["draft"] = draft_hook(options)
 
