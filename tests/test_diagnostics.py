@@ -152,8 +152,42 @@ def test_classes_gone_from_the_samples_are_named_once():
         [all_three, all_three, no_two, no_two, no_two, no_two, all_three, no_two, no_two,
          no_two])]
     events = [a for step in alerts for a in step if a.kind == "classes"]
-    assert [(a.step, "two" in a.message) for a in events] == [(4, True), (9, True)]
+    # a third of 30 confident samples a snapshot: ten expected in each one without it, so
+    # the second such snapshot (twenty expected) names it, once, until it is drawn again;
+    # the second time its share was a seventh (30 of 210), so it takes three snapshots
+    assert [(a.step, "two" in a.message) for a in events] == [(3, True), (9, True)]
     assert watch.record(10, no_two)[0].values["classes"] == 2.0
+
+
+def test_a_rare_class_missing_by_chance_is_not_called_gone():
+    classes = ("zero", "one", "two")
+
+    def logits_of(x):
+        return x, torch.nn.functional.one_hot(x[:, 0].long(), 3).float() * 10
+
+    # "two" is one sample in 30 when drawn: a few snapshots without it are expected
+    rare = torch.tensor([[0.0]] * 15 + [[1.0]] * 14 + [[2.0]])
+    watch = diagnostics.CollapseWatch(logits_of, rare, rare, classes)
+    without = torch.tensor([[0.0], [1.0]]).repeat(15, 1)
+    steps = [rare, rare, without, without, without, without, without, without]
+    alerts = [a for s, batch in enumerate(steps) for a in watch.record(s, batch)[1]]
+    assert alerts == []
+    # ... but not forever: 12 expected after 360 confident samples without it
+    more = [watch.record(8 + s, without)[1] for s in range(6)]
+    assert [a.kind for step in more for a in step] == ["classes"]
+
+
+def test_unconfident_samples_do_not_count_against_a_class():
+    classes = ("zero", "one")
+
+    def logits_of(x):  # the second column is the confidence
+        return x, torch.stack([x[:, 0], 1 - x[:, 0]], dim=1) * x[:, 1:2] * 20
+
+    drawn = torch.tensor([[1.0, 1.0], [0.0, 1.0]]).repeat(15, 1)
+    watch = diagnostics.CollapseWatch(logits_of, drawn, drawn, classes)
+    unsure = torch.tensor([[1.0, 1.0]] * 2 + [[0.0, 0.01]] * 28)  # "one" drawn, unsure
+    alerts = [watch.record(s, b)[1] for s, b in enumerate([drawn, drawn] + [unsure] * 5)]
+    assert [a for step in alerts for a in step if a.kind == "classes"] == []
 
 
 def test_gradient_table_flags_explosions_against_history_and_vanishing_against_the_net():
