@@ -3,7 +3,9 @@
 - time from ws to the first coarse preview (the progressive stages) and to the full image,
   batch 1, as after a slider move: p50 and p95 of wall time, and the median CPU time;
 - a 16-frame interpolation strip (lerp in W, one batch);
-- GANSpace: 10,000 w from the mapping network and their 10 principal directions.
+- GANSpace: 10,000 w from the mapping network and their 10 principal directions;
+- the work of one image (GFLOP) and the CPU's best rate on one plain 3×3 convolution, measured
+  in the same run: their ratio is the floor under any direct-convolution implementation.
 
 Every variant runs side by side, interleaved, in the same process, against a naive
 implementation (a loop over samples building each modulated weight; upsampling by inserting
@@ -229,6 +231,35 @@ def ganspace(net, samples: int = 10_000, components: int = 10) -> dict:
             "total_s": round(done - start, 3)}
 
 
+def work_floor(net, repeats: int = 10) -> dict:
+    """The network's arithmetic against this CPU's best: the floating-point operations of one
+    image (PyTorch's FlopCounterMode, 2 per multiply-add), and the rate the CPU reaches on one
+    plain 3×3 convolution of the network's most common shape (512 channels at 32×32, direct,
+    channels-last), the fastest case measured. Their ratio is the time that image takes with
+    every operation at that rate: a floor for any direct-convolution implementation."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.inference_mode():
+        ws = net.mapping(torch.randn(1, 512, generator=torch.Generator().manual_seed(0)))
+        with FlopCounterMode(display=False) as counter:
+            net.synthesis(ws)
+        flops = counter.get_total_flops()
+        x = torch.randn(1, 512, 32, 32).contiguous(memory_format=torch.channels_last)
+        w = torch.randn(512, 512, 3, 3).contiguous(memory_format=torch.channels_last)
+        times = []
+        for i in range(repeats + 2):
+            start = time.perf_counter()
+            F.conv2d(x, w, padding=1)
+            if i >= 2:
+                times.append(time.perf_counter() - start)
+    conv_flops = 2 * 512 * 512 * 9 * 32 * 32
+    best = conv_flops / min(times)
+    return {"gflop_per_image": round(flops / 1e9, 2),
+            "conv_gflops_best": round(best / 1e9, 1),
+            "conv_gflops_median": round(conv_flops / statistics.median(times) / 1e9, 1),
+            "floor_ms": round(flops / best * 1000, 1)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
@@ -247,7 +278,8 @@ def main() -> None:
         names = (list(VARIANTS) if size <= 256
                  else ["naive", "grouped", "ours", "ours-1-thread"])
         entry = {"parameters": sum(p.numel() for p in net.parameters()),
-                 "num_ws": net.num_ws, "batch_1": image_latency(net, names, runs, seed=size)}
+                 "num_ws": net.num_ws, "work": work_floor(net),
+                 "batch_1": image_latency(net, names, runs, seed=size)}
         if size <= 256:
             entry["strip_16_frames"] = strip(net, ["naive", "grouped", "ours", "ours-1-thread"])
             entry["ganspace_10000_w"] = ganspace(net)
