@@ -18,6 +18,7 @@ def test_the_recipe_is_mnist_yaml():
     assert (o.name, o.lr_g, o.beta1, o.lr_decay, o.lr_min) == ("sgd", 0.1, 0.5, 1.000004, 1e-6)
     assert (o.momentum_final, o.momentum_start, o.momentum_saturate) == (0.7, 1, 250)
     assert cfg.model.output_bias == "marginals" and cfg.loss.name == "nonsaturating"
+    assert cfg.optim.updates == "simultaneous" and cfg.optim.d_steps == 1
     assert cfg.train.batch_size == defaults_for("digits").train.batch_size  # kept: fixed
     assert with_family(defaults_for("digits"), "gan2014").train.batch_size == 100
     assert FAMILY_DEFAULTS["gan2014"]["optim.lr_d"] == 0.05
@@ -27,6 +28,8 @@ def test_the_recipe_is_mnist_yaml():
     ({"optim.lr_decay": 0.9}, "optim.lr_decay"),
     ({"optim.momentum_final": 0.7}, "ramps the momentum of sgd or rmsprop"),
     ({"model.output_bias": "marginals"}, "gan2014 only"),
+    ({"optim.updates": "together"}, "alternating, simultaneous"),
+    ({"optim.updates": "simultaneous", "optim.d_steps": 2}, "d_steps 1"),
 ])
 def test_the_schedule_settings_are_checked(change, message):
     with pytest.raises(ConfigError, match=message):
@@ -50,6 +53,46 @@ def test_learning_rates_decay_to_their_floor_and_momentum_ramps_over_epochs(tiny
     momenta = [g["momentum"] for g in (*trainer.opt_g.param_groups,
                                        *trainer.opt_d.param_groups)]
     assert momenta == pytest.approx([0.6] * len(momenta))
+
+
+def test_simultaneous_updates_take_both_gradients_before_either_network_moves(tiny_config):
+    import copy
+
+    from ganstudio.engine import losses
+
+    cfg = tiny_config(steps=3, optim__name="sgd", optim__beta1=0.0, optim__lr_g=0.05,
+                      optim__lr_d=0.2, optim__updates="simultaneous", loss__r1_gamma=0.0,
+                      train__diag_every=0,
+                      train__eval_every=0)
+    trainer = Trainer(cfg)
+    events = trainer.run()
+    assert isinstance(next(events), ev.StartedEvent)
+    # the same networks and random streams, stepped by hand from pylearn2's rule
+    G, D = copy.deepcopy(trainer.G), copy.deepcopy(trainer.D)
+    rng_state = trainer.rng.get_state()
+    source_state = copy.deepcopy(trainer.source.state_dict())
+    real, labels = trainer._real_batch(32)
+    z = torch.randn(32, G.z_dim, generator=trainer.rng)
+    trainer.rng.set_state(rng_state)
+    trainer.source.load_state_dict(source_state)
+    fake = G(z)
+    real_logits, fake_logits = D(real), D(fake)
+    loss_d = losses.d_loss("nonsaturating", real_logits, fake_logits)
+    loss_g = losses.g_loss("nonsaturating", fake_logits)  # through the same D, before it moves
+    grads_d = torch.autograd.grad(loss_d, list(D.parameters()), retain_graph=True)
+    grads_g = torch.autograd.grad(loss_g, list(G.parameters()))
+    step = next(e for e in events if isinstance(e, ev.StepEvent))
+    assert step.loss_d == pytest.approx(loss_d.item()) and step.loss_g == pytest.approx(
+        loss_g.item())
+    with torch.no_grad():
+        for p, g in zip(D.parameters(), grads_d, strict=True):
+            p -= 0.2 * g
+        for p, g in zip(G.parameters(), grads_g, strict=True):
+            p -= 0.05 * g
+    for mine, theirs in ((trainer.D, D), (trainer.G, G)):
+        for a, b in zip(mine.parameters(), theirs.parameters(), strict=True):
+            torch.testing.assert_close(a, b)
+    events.close()
 
 
 def test_g_starts_at_the_mean_image_of_its_data():

@@ -37,6 +37,7 @@ LOSSES = ("minimax", "nonsaturating", "lsgan", "hinge", "wgan-gp")
 BOUNDARIES = {"minimax": 0.0, "nonsaturating": 0.0, "hinge": 0.0, "lsgan": 0.5}
 OUTPUT_BIASES = ("zero", "marginals")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
+UPDATES = ("alternating", "simultaneous")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
@@ -103,6 +104,10 @@ class OptimConfig:
     momentum_final: float | None = None
     momentum_start: int = 1
     momentum_saturate: int = 250
+    # "alternating": D's update, then G's against the updated D (the PyTorch DCGAN example);
+    # "simultaneous": both gradients from one pass over one batch, applied together (pylearn2's
+    # SGD with the 2014 paper's AdversaryCost2); needs d_steps 1
+    updates: str = "alternating"
 
 
 @dataclass
@@ -290,6 +295,11 @@ def problems(cfg: RunConfig) -> list[Problem]:
     if not isinstance(optim.beta2, (int, float)) or not 0 <= optim.beta2 < 1:
         found.bad("optim.beta2", f"must be at least 0 and below 1, not {optim.beta2!r}")
     found += check_schedule(optim)
+    if optim.updates not in UPDATES:
+        found.bad("optim.updates", f"must be one of {', '.join(UPDATES)}, not {optim.updates!r}")
+    elif optim.updates == "simultaneous" and optim.d_steps != 1:
+        found.bad("optim.updates", f"simultaneous updates take one D update per G update "
+                  f"(d_steps 1), not {optim.d_steps!r}")
 
     found.bounded_int("train.steps", train.steps, 1, MAX_STEPS)
     found.bounded_int("train.batch_size", train.batch_size, 2, MAX_BATCH_SIZE)
@@ -533,6 +543,9 @@ FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
         # (g_obj = cost(y1, y_hat0)); one update of each per batch; no R1, no EMA copy
         "loss.name": "nonsaturating", "loss.r1_gamma": 0.0, "optim.d_steps": 1,
         "train.ema": False,
+        # SGD applies the D and G gradients of AdversaryCost2.get_gradients together, both
+        # taken from one pass: D's on y_hat0 and y_hat1, G's on the same y_hat0
+        "optim.updates": "simultaneous",
         # SGD: batch_size 100, learning_rate .1, learning_rule Momentum(init_momentum .5)
         "optim.name": "sgd", "train.batch_size": 100, "optim.beta1": 0.5, "optim.lr_g": 0.1,
         # 0.1 on d_obj = 0.5 · (cost(y1, y_hat1) + cost(y0, y_hat0)): half the sum of the two

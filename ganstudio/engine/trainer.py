@@ -335,6 +335,9 @@ class Trainer:
         if moved == "G":
             self._g_step_alone(batch)
             return
+        if moved == "both" and self.config.optim.updates == "simultaneous":
+            self._simultaneous_step(batch)
+            return
         d_steps = 1 if moved == "D" else self.d_steps
         for d_step in range(d_steps):
             real, labels = self._real_batch(batch)
@@ -382,6 +385,54 @@ class Trainer:
             grad_g, grad_d, real_side,
         ]))
         self._pending_moves.append(moved)
+
+    def _simultaneous_step(self, batch: int) -> None:
+        """Both updates from one pass, as pylearn2's SGD trains the 2014 GAN: D's gradient and
+        G's come from the same fakes through the same D (one dropout mask), both taken before
+        either network moves, then applied together."""
+        G, D, name = self.G, self.D, self.config.loss.name
+        real, labels = self._real_batch(batch)
+        z = torch.randn(batch, G.z_dim, generator=self.rng, device=self.device)
+        with self._autocast():
+            fake = G(z, labels)
+        real, fake_d = self._augment(real), self._augment(fake)
+        with self._autocast():
+            real_logits = D(real, labels).float()
+            fake_logits = D(fake_d, labels).float()
+        loss_d = losses.d_loss(name, real_logits, fake_logits)
+        critic = functools.partial(_logits, D, labels=labels)
+        if name == "wgan-gp":
+            penalty = losses.gradient_penalty(critic, real, fake_d.detach().float(), self.rng)
+            loss_d = loss_d + self.config.loss.gp_lambda * penalty
+        if self.config.loss.r1_gamma > 0 and self.step % self.config.loss.r1_every == 0:
+            loss_d = loss_d + self._r1_weight() * losses.r1_penalty(critic, real)
+        loss_g = losses.g_loss(name, fake_logits)
+        self.opt_d.zero_grad(set_to_none=True)
+        self.opt_g.zero_grad(set_to_none=True)
+        grads_d = torch.autograd.grad(loss_d, self.params_d, retain_graph=True,
+                                      allow_unused=True)
+        grads_g = torch.autograd.grad(loss_g, self.params_g, allow_unused=True)
+        for params, grads in ((self.params_d, grads_d), (self.params_g, grads_g)):
+            for p, g in zip(params, grads, strict=True):
+                p.grad = g
+        if self.world.distributed:
+            distributed.average_gradients(self.params_d, self.world)
+            distributed.average_gradients(self.params_g, self.world)
+        grad_d, grad_g = _grad_norm(self.params_d), _grad_norm(self.params_g)
+        self.opt_d.step()
+        self.opt_g.step()
+        if self.G_ema is not None:
+            self._update_ema()
+        real_side = diagnostics.real_side(real_logits, self._boundary)
+        if self.world.distributed:
+            real_side = distributed.average(real_side, self.world)
+        self._pending.append(torch.stack([
+            loss_g.detach(), loss_d.detach(),
+            losses.d_output(name, real_logits.detach()).mean(),
+            losses.d_output(name, fake_logits.detach()).mean(),
+            grad_g, grad_d, real_side,
+        ]))
+        self._pending_moves.append("both")
 
     def _update_g(self, fake: torch.Tensor, labels: torch.Tensor | None):
         """(2) update G: maximise log D(G(z)) (the non-saturating form by default). D's
