@@ -11,6 +11,7 @@ from app_support import tiny_image_config, tiny_points_config, visible_error_box
 from PySide6.QtCore import Qt
 
 from ganstudio.app.controllers.training_controller import TrainingController
+from ganstudio.engine.errors import ConfigError
 from ganstudio.engine.trainer import Trainer
 
 LONG = 100_000  # steps: a run that only ends when stopped
@@ -120,6 +121,21 @@ def test_a_step_right_after_pausing_reaches_the_window(window, qtbot):
     window.training_controller.act_step.trigger()  # both commands reach the trainer together
     qtbot.waitUntil(lambda: bool(paused_at) and state.step == paused_at[0] + 1, timeout=10_000)
     assert state.status == "paused"
+
+
+def test_a_simultaneous_run_offers_no_live_d_steps(window, qtbot):
+    cfg = tiny_points_config(steps=LONG)
+    cfg.optim.updates = "simultaneous"
+    session = _start(window, qtbot, cfg)
+    _wait_steps(qtbot, session.state, 2)
+    controller = window.training_controller
+    assert controller.live_lr_g.isEnabled() and not controller.live_d_steps.isEnabled()
+    assert "simultaneously" in controller.live_d_steps.toolTip()
+    with pytest.raises(ConfigError, match="must be 1 with simultaneous"):
+        session.set_hyper(d_steps=2)
+    controller.act_stop.trigger()
+    qtbot.waitUntil(lambda: not session.is_active(), timeout=30_000)
+    assert controller.live_d_steps.toolTip().startswith("Discriminator updates")
 
 
 def test_space_toggles_pause(window, qtbot):

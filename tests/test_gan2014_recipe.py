@@ -29,7 +29,7 @@ def test_the_recipe_is_mnist_yaml():
     ({"optim.momentum_final": 0.7}, "ramps the momentum of sgd or rmsprop"),
     ({"model.output_bias": "marginals"}, "gan2014 only"),
     ({"optim.updates": "together"}, "alternating, simultaneous"),
-    ({"optim.updates": "simultaneous", "optim.d_steps": 2}, "d_steps 1"),
+    ({"optim.updates": "simultaneous", "optim.d_steps": 2}, "must be 1 with simultaneous"),
 ])
 def test_the_schedule_settings_are_checked(change, message):
     with pytest.raises(ConfigError, match=message):
@@ -71,7 +71,7 @@ def test_simultaneous_updates_take_both_gradients_before_either_network_moves(ti
     G, D = copy.deepcopy(trainer.G), copy.deepcopy(trainer.D)
     rng_state = trainer.rng.get_state()
     source_state = copy.deepcopy(trainer.source.state_dict())
-    real, labels = trainer._real_batch(32)
+    real, _ = trainer._real_batch(32)
     z = torch.randn(32, G.z_dim, generator=trainer.rng)
     trainer.rng.set_state(rng_state)
     trainer.source.load_state_dict(source_state)
@@ -93,6 +93,13 @@ def test_simultaneous_updates_take_both_gradients_before_either_network_moves(ti
         for a, b in zip(mine.parameters(), theirs.parameters(), strict=True):
             torch.testing.assert_close(a, b)
     events.close()
+
+
+def test_a_simultaneous_run_refuses_more_d_steps_live(tiny_config):
+    trainer = Trainer(tiny_config(steps=2, optim__updates="simultaneous"))
+    with pytest.raises(ConfigError, match="must be 1 with simultaneous"):
+        trainer.set_hyper(d_steps=2)
+    trainer.set_hyper(d_steps=1, lr_g=1e-3)  # accepted
 
 
 def test_g_starts_at_the_mean_image_of_its_data():

@@ -289,7 +289,7 @@ def problems(cfg: RunConfig) -> list[Problem]:
     if optim.name not in OPTIMIZERS:
         choices = ", ".join(OPTIMIZERS)
         found.bad("optim.name", f"unknown optimiser {optim.name!r}; choose one of {choices}")
-    found += check_hyper(optim.lr_g, optim.lr_d, optim.d_steps)
+    found += check_hyper(optim.lr_g, optim.lr_d, optim.d_steps, optim.updates)
     if not isinstance(optim.beta1, (int, float)) or not 0 <= optim.beta1 < 1:
         found.bad("optim.beta1", f"must be at least 0 and below 1, not {optim.beta1!r}")
     if not isinstance(optim.beta2, (int, float)) or not 0 <= optim.beta2 < 1:
@@ -297,9 +297,6 @@ def problems(cfg: RunConfig) -> list[Problem]:
     found += check_schedule(optim)
     if optim.updates not in UPDATES:
         found.bad("optim.updates", f"must be one of {', '.join(UPDATES)}, not {optim.updates!r}")
-    elif optim.updates == "simultaneous" and optim.d_steps != 1:
-        found.bad("optim.updates", f"simultaneous updates take one D update per G update "
-                  f"(d_steps 1), not {optim.d_steps!r}")
 
     found.bounded_int("train.steps", train.steps, 1, MAX_STEPS)
     found.bounded_int("train.batch_size", train.batch_size, 2, MAX_BATCH_SIZE)
@@ -492,8 +489,10 @@ MAX_LR = 1.0
 MAX_D_STEPS = 100
 
 
-def check_hyper(lr_g: Any = None, lr_d: Any = None, d_steps: Any = None) -> list[Problem]:
-    """The checks of the hyper-parameters that may also change while a run trains.
+def check_hyper(lr_g: Any = None, lr_d: Any = None, d_steps: Any = None,
+                updates: str = "alternating") -> list[Problem]:
+    """The checks of the hyper-parameters that may also change while a run trains
+    (``updates`` is the run's ``optim.updates``, which bounds ``d_steps``).
 
     One home for them: the config, the trainer, the CLI and the window all ask here, so a
     value the window accepts is one the trainer accepts. ``None`` means "not given".
@@ -510,6 +509,9 @@ def check_hyper(lr_g: Any = None, lr_d: Any = None, d_steps: Any = None) -> list
                                 or not 1 <= d_steps <= MAX_D_STEPS):
         out.append(Problem("optim.d_steps",
                            f"must be a whole number from 1 to {MAX_D_STEPS}, not {d_steps!r}"))
+    elif d_steps not in (None, 1) and updates == "simultaneous":
+        out.append(Problem("optim.d_steps", f"must be 1 with simultaneous updates "
+                                            f"(optim.updates), not {d_steps!r}"))
     return out
 
 

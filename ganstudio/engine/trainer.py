@@ -140,10 +140,13 @@ class Trainer:
     def set_hyper(self, lr_g=None, lr_d=None, d_steps=None) -> None:
         """Change learning rates or d_steps from the next step; a ConfigError, raised here on
         the caller's side, says what is wrong with a value (the run goes on untouched)."""
-        found = check_hyper(lr_g, lr_d, d_steps)
+        found = self._check_hyper(lr_g, lr_d, d_steps)
         if found:
             raise ConfigError("; ".join(str(p) for p in found))
         self.commands.put(SetHyper(lr_g, lr_d, d_steps))
+
+    def _check_hyper(self, lr_g, lr_d, d_steps) -> list:
+        return check_hyper(lr_g, lr_d, d_steps, self.config.optim.updates)
 
     # --- set-up -----------------------------------------------------------------------------
 
@@ -830,7 +833,7 @@ class Trainer:
             yield from self._checkpoint()
         elif isinstance(command, SetHyper):
             yield from self._report()
-            found = check_hyper(command.lr_g, command.lr_d, command.d_steps)
+            found = self._check_hyper(command.lr_g, command.lr_d, command.d_steps)
             if found:  # a command never ends a run: say why it was not applied
                 yield AlertEvent(self.step, "warning", "hyper",
                                  "A live change was not applied: "

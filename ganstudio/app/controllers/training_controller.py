@@ -425,6 +425,14 @@ class TrainingController(QObject):
             action.setEnabled(active and not stopping)
         for widget in (self.live_lr_g, self.live_lr_d, self.live_d_steps):
             widget.setEnabled(active and not stopping)
+        if active and self.session.config.optim.updates == "simultaneous":
+            # one pass gives both gradients: there is no second D update to ask for
+            self.live_d_steps.setEnabled(False)
+            self.live_d_steps.setToolTip("This run updates G and D simultaneously "
+                                         "(optim.updates): one D update per G update")
+        else:
+            self.live_d_steps.setToolTip(
+                "Discriminator updates per generator update, applied live")
         watcher = self.watcher
         can_continue = (watcher is not None and not watcher.live
                         and watcher.state.status in ("stopped", "interrupted", "failed")

@@ -94,7 +94,7 @@ class TrainingSession(QObject):
         from ganstudio.engine.config import check_hyper
         from ganstudio.engine.errors import ConfigError
 
-        found = check_hyper(lr_g, lr_d, d_steps)
+        found = check_hyper(lr_g, lr_d, d_steps, self.config.optim.updates)
         if found:
             raise ConfigError("; ".join(str(p) for p in found))
         self.commands.put(ev.SetHyper(lr_g, lr_d, d_steps))
