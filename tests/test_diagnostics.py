@@ -159,6 +159,23 @@ def test_classes_gone_from_the_samples_are_named_once():
     assert watch.record(10, no_two)[0].values["classes"] == 2.0
 
 
+def test_classes_are_judged_on_the_fresh_samples_when_given():
+    classes = ("zero", "one", "two")
+
+    def logits_of(x):
+        return x, torch.nn.functional.one_hot(x[:, 0].long(), 3).float() * 10
+
+    real = torch.tensor([[0.0], [1.0], [2.0]]).repeat(10, 1)
+    no_two = torch.tensor([[0.0], [1.0]]).repeat(15, 1)
+    watch = diagnostics.CollapseWatch(logits_of, real, real, classes)
+    # the fixed batch keeps drawing "two"; the fresh samples stop: the fresh ones decide
+    steps = [(real, real), (real, real), (real, no_two), (real, no_two)]
+    alerts = [a for s, (fixed, fresh) in enumerate(steps)
+              for a in watch.record(s, fixed, fresh)[1] if a.kind == "classes"]
+    assert [(a.step, "two" in a.message) for a in alerts] == [(3, True)]
+    assert watch.record(4, real, no_two)[0].values["classes"] == 2.0
+
+
 def test_a_rare_class_missing_by_chance_is_not_called_gone():
     classes = ("zero", "one", "two")
 
@@ -287,6 +304,24 @@ def test_diagnostics_off_write_nothing_and_ride_along_with_no_change_to_training
     assert len(_of(events_on, ev.GradientsEvent)) == 4
     for a, b in zip(on.G.parameters(), off.G.parameters()):
         assert torch.equal(a, b)  # measuring never moves the trajectory
+
+
+def test_the_fresh_class_samples_leave_the_training_trajectory_alone():
+    def config(diag_every):
+        cfg = defaults_for("digits")
+        cfg.model.width, cfg.train.ema = 0.125, False
+        cfg.train.steps, cfg.train.batch_size, cfg.train.device = 6, 8, "cpu"
+        cfg.train.sample_every, cfg.train.checkpoint_every = 2, 0
+        cfg.train.eval_every, cfg.train.diag_every = 0, diag_every
+        return cfg
+
+    on, off = Trainer(config(2)), Trainer(config(0))
+    events_on, _ = _events(on), _events(off)
+    collapse = _of(events_on, ev.DiagEvent, "collapse")
+    assert len(collapse) == 4 and all("classes" in e.values for e in collapse)  # 0, 2, 4, 6
+    assert on._class_rng is not None  # the digits classifier judged fresh samples
+    for a, b in zip(on.G.parameters(), off.G.parameters()):
+        assert torch.equal(a, b)
 
 
 def _image_source(n: int):

@@ -625,9 +625,26 @@ class Trainer:
         out = self.generate(self.fixed_z, self.fixed_y)
         yield self._snapshot(out)
         if self.config.train.diag_every:
-            event, alerts = self._collapse_watch().record(self.step, out)
+            watch = self._collapse_watch()
+            fresh = self._class_samples() if watch.classes else None
+            event, alerts = watch.record(self.step, out, fresh)
             yield event
             yield from alerts
+
+    def _class_samples(self) -> torch.Tensor:
+        """As many samples as the snapshot's, from new noise at every snapshot, for the
+        classes check; drawn from a stream of their own, so that diagnosing never changes
+        the training trajectory."""
+        if self._class_rng is None:
+            self._class_rng = torch.Generator(device=self.device)
+            self._class_rng.manual_seed(self.config.train.seed * 1_000_003 + 11)
+        n = len(self.fixed_z)
+        z = torch.randn(n, self.G.z_dim, generator=self._class_rng, device=self.device)
+        labels = None
+        if self.conditional:
+            labels = torch.randint(len(self.info.classes), (n,), generator=self._class_rng,
+                                   device=self.device)
+        return self.generate(z, labels)
 
     def _snapshot(self, out: torch.Tensor) -> SamplesEvent:
         labels = self.fixed_y.cpu().numpy() if self.fixed_y is not None else None
@@ -673,6 +690,7 @@ class Trainer:
         self._gradients = diagnostics.GradientWatch(self.G, self.D)
         self._gap: tuple | None = None
         self._collapse: diagnostics.CollapseWatch | None = None
+        self._class_rng: torch.Generator | None = None
 
     def _hold_out(self) -> int:
         return getattr(self.source, "hold_out", 0)
