@@ -14,7 +14,9 @@ released mnist.yaml). The data, since real MNIST cannot be downloaded on the bui
   split, the first 50,000 training images for training, the last 10,000 for validation and
   the 10,000 test images for testing.
 
-Every ``--eval-every`` steps the script writes the Parzen estimate of that step's generator to
+Before training it measures the estimate's scale on the same split: real training images in
+the window (up to 10,000) and their mean image. Every ``--eval-every`` steps the
+script writes the Parzen estimate of that step's generator to
 ``RUN_DIR/parzen.jsonl`` and prints it as JSON (one line per evaluation, then a summary).
 
     python benchmarks/gan2014_parzen.py --mnist5k mnist_5k.csv.gz --steps 30000 --out runs/g14
@@ -93,6 +95,20 @@ def parzen_of(trainer: Trainer, valid: np.ndarray, test: np.ndarray, seed: int) 
             "parzen_seconds": round(time.perf_counter() - started, 1)}
 
 
+def references(dataset: Dataset, valid: np.ndarray, test: np.ndarray) -> dict:
+    """The estimate's scale on this split, measured the same way: real training images in the
+    window instead of generated ones (up to the 10,000 the paper fits; a perfect G's score,
+    near enough), and their mean image (a G that has learnt nothing but that)."""
+    real = _flat(dataset.x[:GENERATED].numpy())
+    mean = np.repeat(real.mean(axis=0, keepdims=True), 10, axis=0)
+    out = {}
+    for name, window in (("real_training_images", real), ("mean_image", mean)):
+        result = parzen_evaluation(window, valid, test, SIGMAS)
+        out[name] = {"window": len(window) if name != "mean_image" else 1,
+                     "mean": result.mean, "sem": result.sem, "sigma": result.sigma}
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     data = parser.add_mutually_exclusive_group(required=True)
@@ -107,6 +123,8 @@ def main() -> None:
         torch.set_num_threads(args.threads)
 
     dataset, valid, test = mnist5k(args.mnist5k) if args.mnist5k else idx_set(args.idx)
+    scale = references(dataset, valid, test)
+    print(json.dumps({"references": scale}), flush=True)
     cfg = with_family(defaults_for("digits"), "gan2014")
     cfg.train.steps, cfg.train.seed, cfg.train.device = args.steps, 0, "cpu"
     cfg.train.checkpoint_every = cfg.train.eval_every = 0
@@ -136,7 +154,7 @@ def main() -> None:
         "test": len(test), "generated": GENERATED, "steps": trainer.step,
         "epochs": round(trainer.step * cfg.train.batch_size / len(dataset), 1),
         "train_seconds": round(trainer.elapsed, 1), "final": results[-1], "best": best,
-        "paper": PAPER,
+        "references": scale, "paper": PAPER,
     }, indent=2))
 
 
