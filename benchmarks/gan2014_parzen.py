@@ -120,6 +120,7 @@ def main() -> None:
     data.add_argument("--idx", type=Path, help="a folder of MNIST-format IDX files")
     parser.add_argument("--train-size", type=int, default=0,
                         help="train on the first N training images only (0: all of them)")
+    parser.add_argument("--seed", type=int, default=0, help="the run's seed")
     parser.add_argument("--steps", type=int, default=30_000)
     parser.add_argument("--eval-every", type=int, default=5_000)
     parser.add_argument("--out", type=Path, required=True, help="a new run folder")
@@ -137,7 +138,7 @@ def main() -> None:
     scale = references(dataset, valid, test)
     print(json.dumps({"references": scale}), flush=True)
     cfg = with_family(defaults_for("digits"), "gan2014")
-    cfg.train.steps, cfg.train.seed, cfg.train.device = args.steps, 0, "cpu"
+    cfg.train.steps, cfg.train.seed, cfg.train.device = args.steps, args.seed, "cpu"
     cfg.train.checkpoint_every = cfg.train.eval_every = 0
     cfg.train.sample_every = args.eval_every
     trainer = Trainer(cfg, run_dir=args.out,
