@@ -38,12 +38,12 @@ def grid(value: int) -> np.ndarray:
 
 
 def write_run(path, lr: float, steps: int, sample_every: int = 0, done: bool = True,
-              fid: bool = True) -> RunWriter:
+              fid: bool = True, dataset: str = "digits") -> RunWriter:
     """A run folder as ``ganstudio train`` writes one, with made-up values; the writer is
     returned still holding the folder's lock when not ``done``."""
     config = defaults_for("digits")
     config.optim.lr_g = lr
-    writer = RunWriter(path, config, {"name": "digits"})
+    writer = RunWriter(path, config, {"name": dataset})
     writer.write(ev.StartedEvent(step=0, total_steps=100, device="cpu", device_name="CPU",
                                  params_g=1, params_d=1, run_dir=str(path)))
     for step in range(1, steps + 1):
@@ -121,10 +121,13 @@ def test_runs_table_shows_only_the_differing_hyper_parameters_and_sorts(qtbot, t
     from ganstudio.engine.runs_table import runs_table
 
     for name, lr, steps in (("a", 2e-4, 10), ("b", 1e-3, 5), ("c", 5e-5, 40)):
-        write_run(tmp_path / name, lr, steps, fid=name != "c")
+        write_run(tmp_path / name, lr, steps, fid=name != "c",
+                  dataset="mnist-5k" if name == "b" else "digits")
     table = runs_table([tmp_path / name for name in "abc"])
     assert table.columns == ["name", "dataset", "model", "loss", "status", "steps",
                              "optim.lr_g", "fid/fid"]
+    # the data a run trained on is the one its run.json names, whatever its config's default
+    assert [row["dataset"] for row in table.rows] == ["digits", "mnist-5k", "digits"]
     view = shown(qtbot, RunsTableView(), 700, 200)
     view.set_table(table, list("abc"))
     view.sortByColumn(table.columns.index("optim.lr_g"), Qt.SortOrder.AscendingOrder)

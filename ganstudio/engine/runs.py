@@ -350,7 +350,9 @@ class RunFolder:
         if metrics.exists() and not stat.S_ISREG(os.stat(metrics).st_mode):
             raise RunFolderError(f"{metrics} is {describe_stat(os.stat(metrics))}, not a "
                                  "file of records; the run folder is damaged.")
-        self.meta()
+        # the data it trained on, as the trainer named it (None until run.json exists)
+        name = self.meta().get("dataset", {}).get("name")
+        self.dataset_name = name if isinstance(name, str) and name else None
         self.real_points()
 
     @staticmethod

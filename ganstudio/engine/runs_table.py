@@ -59,6 +59,13 @@ def is_being_written(run_dir: str | Path) -> bool:
         os.close(fd)
 
 
+def _dataset(run: RunFolder) -> str:
+    """The data the run trained on, as its run.json named it when the folder was opened (a
+    run given its own data source, as the benchmarks do, keeps a config whose data.name is
+    only the default's), else as its config does."""
+    return run.dataset_name or run.config.data.name
+
+
 def run_status(run: RunFolder) -> str:
     """live, finished, stopped, crashed or unknown (see :data:`STATUSES`)."""
     if is_being_written(run.path):
@@ -114,7 +121,7 @@ def table_of(runs: list[tuple[RunFolder, int, dict[str, float]]]) -> RunsTable:
     forks = False
     for (run, steps, latest), flat in zip(runs, flats):
         row: dict[str, Any] = {
-            "name": run.name, "dataset": run.config.data.name,
+            "name": run.name, "dataset": _dataset(run),
             "model": run.config.model.family + (" conditional" if run.config.model.conditional
                                                  else ""),
             "loss": run.config.loss.name, "status": run_status(run), "steps": steps,
