@@ -32,6 +32,7 @@ from ganstudio.app.views.loss_plot import (
     MAX_SMOOTHING,
     RAW_OPACITY,
     X_AXES,
+    PacedRedraw,
     RefreshPacer,
     _Canvas,
     _Curve,
@@ -53,7 +54,7 @@ def is_metric(series: str) -> bool:
     return "/" in series
 
 
-class ComparePlot(QWidget):
+class ComparePlot(PacedRedraw, QWidget):
     """The chosen series of every run shown, one curve per run.
 
     ``set_runs`` says which runs of the model to draw, in order, with a label and colour
@@ -287,24 +288,6 @@ class ComparePlot(QWidget):
         """(x, y) a run's main curve was last fed, in plot units (empty when hidden)."""
         return self._curves[run_id].values
 
-    def refresh(self) -> bool:
-        """Redraw if the data or a setting changed since the last draw; return whether it did."""
-        data = self._data
-        if data is None or (not self._dirty and data.version == self._drawn_version):
-            return False
-        self._update_series_list()
-        self._draw()
-        self._drawn_version = data.version
-        self._dirty = False
-        return True
-
-    def start_auto_refresh(self, interval_ms: int = 100) -> None:
-        """``refresh()`` from a timer, paced as the loss plot's (:class:`RefreshPacer`)."""
-        self._pacer.start(interval_ms)
-
-    def stop_auto_refresh(self) -> None:
-        self._pacer.stop()
-
     # ---------------------------------------------------------------- drawing
 
     def _redraw(self) -> None:
@@ -338,6 +321,7 @@ class ComparePlot(QWidget):
             self._series_combo.setCurrentIndex(self._series_combo.findData(self._series))
 
     def _draw(self) -> None:
+        self._update_series_list()
         data, runs, series = self._data, self._visible_runs(), self._series
         for run_id in self._curves:
             if run_id not in runs:

@@ -126,7 +126,41 @@ def _row_of(*widgets: QWidget) -> QWidget:
     return box
 
 
-class LossPlot(QWidget):
+class PacedRedraw:
+    """The redraw gate both plots share: ``refresh()`` draws (``_draw``) only when the data's
+    version or a setting (``_dirty``) changed since the last draw, and a :class:`RefreshPacer`
+    (``_pacer``) calls it from a timer."""
+
+    _data: PlotData | None
+    _dirty: bool
+    _drawn_version: tuple | None
+    _pacer: RefreshPacer
+
+    def refresh(self) -> bool:
+        """Redraw if the data or a setting changed since the last draw; return whether it did."""
+        data = self._data
+        if data is None or (not self._dirty and data.version == self._drawn_version):
+            return False
+        self._draw()
+        self._drawn_version = data.version
+        self._dirty = False
+        return True
+
+    def start_auto_refresh(self, interval_ms: int = 100) -> None:
+        """Call ``refresh()`` from a timer (see :class:`RefreshPacer`)."""
+        self._pacer.start(interval_ms)
+
+    def stop_auto_refresh(self) -> None:
+        self._pacer.stop()
+
+    def refresh_interval_ms(self) -> int:
+        return self._pacer.interval_ms()
+
+    def _draw(self) -> None:
+        raise NotImplementedError
+
+
+class LossPlot(PacedRedraw, QWidget):
     """Stacked plots of a run's series with linked x axes, smoothing and a hover read-out.
 
     ``plots`` is (title, series names) per plot, top to bottom: the step series (``loss_g``,
@@ -343,26 +377,6 @@ class LossPlot(QWidget):
         self._hover_x = None
         self._dirty = self._refit = True
         self.refresh()
-
-    def refresh(self) -> bool:
-        """Redraw if the data or a setting changed since the last draw; return whether it did."""
-        data = self._data
-        if data is None or (not self._dirty and data.version == self._drawn_version):
-            return False
-        self._draw()
-        self._drawn_version = data.version
-        self._dirty = False
-        return True
-
-    def start_auto_refresh(self, interval_ms: int = 100) -> None:
-        """Call ``refresh()`` from a timer (see :class:`RefreshPacer`)."""
-        self._pacer.start(interval_ms)
-
-    def stop_auto_refresh(self) -> None:
-        self._pacer.stop()
-
-    def refresh_interval_ms(self) -> int:
-        return self._pacer.interval_ms()
 
     def set_smoothing(self, weight: float) -> None:
         """Smooth every series with TensorBoard's debiased EMA of this weight (0 to 0.99)."""
