@@ -332,9 +332,8 @@ class Trainer:
     def _train_step(self, moved: str = "both") -> None:
         """One G update after ``d_steps`` D updates, as in the PyTorch DCGAN example; or,
         for a learner's Step D / Step G, one update of that network alone."""
-        G, D, name = self.G, self.D, self.config.loss.name
+        G, name = self.G, self.config.loss.name
         batch = self.config.train.batch_size
-        r1_gamma = self.config.loss.r1_gamma
         if moved == "G":
             self._g_step_alone(batch)
             return
@@ -353,34 +352,47 @@ class Trainer:
                 fake = G(z, labels)
             # D sees real and fake through the same kind of random augmentation (DiffAugment)
             real, fake_d = self._augment(real), self._augment(fake.detach())
-            with self._autocast():
-                real_logits = D(real, labels).float()
-                fake_logits = D(fake_d, labels).float()
-            loss_d = losses.d_loss(name, real_logits, fake_logits)
-            critic = functools.partial(_logits, D, labels=labels)
-            if name == "wgan-gp":
-                penalty = losses.gradient_penalty(critic, real, fake_d.float(), self.rng)
-                loss_d = loss_d + self.config.loss.gp_lambda * penalty
-            if r1_gamma > 0 and d_step == 0 and self.step % self.config.loss.r1_every == 0:
-                loss_d = loss_d + self._r1_weight() * losses.r1_penalty(critic, real)
+            loss_d, real_logits, fake_logits = self._d_objective(real, fake_d, labels,
+                                                                 r1=d_step == 0)
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             if self.world.distributed:
                 distributed.average_gradients(self.params_d, self.world)
             grad_d = _grad_norm(self.params_d)
             self.opt_d.step()
-        # r_t's term of this step: which side of D's boundary the real batch fell on
-        real_side = diagnostics.real_side(real_logits, self._boundary)
-        if self.world.distributed:
-            real_side = distributed.average(real_side, self.world)
         if moved == "D":
             # G's loss against the D it faced (it did not move): a value, no update
             loss_g = losses.g_loss(name, fake_logits.detach())
             grad_g = torch.zeros((), device=self.device)
         else:
             loss_g, _, grad_g = self._update_g(fake, labels)
+        self._record_step(moved, loss_g, loss_d, real_logits, fake_logits, grad_g, grad_d)
 
-        # Kept on the device: read at the next report, not here (that would be a sync point).
+    def _d_objective(self, real: torch.Tensor, fake: torch.Tensor, labels, r1: bool):
+        """D's loss on a (augmented) real and fake batch, with the loss's gradient penalty and,
+        on ``r1`` steps when R1 is due, the R1 penalty; and D's logits on both batches."""
+        D, name, loss = self.D, self.config.loss.name, self.config.loss
+        with self._autocast():
+            real_logits = D(real, labels).float()
+            fake_logits = D(fake, labels).float()
+        loss_d = losses.d_loss(name, real_logits, fake_logits)
+        critic = functools.partial(_logits, D, labels=labels)
+        if name == "wgan-gp":
+            penalty = losses.gradient_penalty(critic, real, fake.detach().float(), self.rng)
+            loss_d = loss_d + loss.gp_lambda * penalty
+        if r1 and loss.r1_gamma > 0 and self.step % loss.r1_every == 0:
+            loss_d = loss_d + self._r1_weight() * losses.r1_penalty(critic, real)
+        return loss_d, real_logits, fake_logits
+
+    def _record_step(self, moved: str, loss_g, loss_d, real_logits, fake_logits, grad_g,
+                     grad_d) -> None:
+        """The step's values, kept on the device: read at the next report, not here (that
+        would be a sync point); with r_t's term, which side of D's boundary the real batch
+        fell on."""
+        name = self.config.loss.name
+        real_side = diagnostics.real_side(real_logits, self._boundary)
+        if self.world.distributed:
+            real_side = distributed.average(real_side, self.world)
         self._pending.append(torch.stack([
             loss_g.detach(), loss_d.detach(),
             losses.d_output(name, real_logits.detach()).mean(),
@@ -393,25 +405,13 @@ class Trainer:
         """Both updates from one pass, as pylearn2's SGD trains the 2014 GAN: D's gradient and
         G's come from the same fakes through the same D (one dropout mask), both taken before
         either network moves, then applied together."""
-        G, D, name = self.G, self.D, self.config.loss.name
         real, labels = self._real_batch(batch)
-        z = torch.randn(batch, G.z_dim, generator=self.rng, device=self.device)
+        z = torch.randn(batch, self.G.z_dim, generator=self.rng, device=self.device)
         with self._autocast():
-            fake = G(z, labels)
+            fake = self.G(z, labels)
         real, fake_d = self._augment(real), self._augment(fake)
-        with self._autocast():
-            real_logits = D(real, labels).float()
-            fake_logits = D(fake_d, labels).float()
-        loss_d = losses.d_loss(name, real_logits, fake_logits)
-        critic = functools.partial(_logits, D, labels=labels)
-        if name == "wgan-gp":
-            penalty = losses.gradient_penalty(critic, real, fake_d.detach().float(), self.rng)
-            loss_d = loss_d + self.config.loss.gp_lambda * penalty
-        if self.config.loss.r1_gamma > 0 and self.step % self.config.loss.r1_every == 0:
-            loss_d = loss_d + self._r1_weight() * losses.r1_penalty(critic, real)
-        loss_g = losses.g_loss(name, fake_logits)
-        self.opt_d.zero_grad(set_to_none=True)
-        self.opt_g.zero_grad(set_to_none=True)
+        loss_d, real_logits, fake_logits = self._d_objective(real, fake_d, labels, r1=True)
+        loss_g = losses.g_loss(self.config.loss.name, fake_logits)
         grads_d = torch.autograd.grad(loss_d, self.params_d, retain_graph=True,
                                       allow_unused=True)
         grads_g = torch.autograd.grad(loss_g, self.params_g, allow_unused=True)
@@ -426,16 +426,7 @@ class Trainer:
         self.opt_g.step()
         if self.G_ema is not None:
             self._update_ema()
-        real_side = diagnostics.real_side(real_logits, self._boundary)
-        if self.world.distributed:
-            real_side = distributed.average(real_side, self.world)
-        self._pending.append(torch.stack([
-            loss_g.detach(), loss_d.detach(),
-            losses.d_output(name, real_logits.detach()).mean(),
-            losses.d_output(name, fake_logits.detach()).mean(),
-            grad_g, grad_d, real_side,
-        ]))
-        self._pending_moves.append("both")
+        self._record_step("both", loss_g, loss_d, real_logits, fake_logits, grad_g, grad_d)
 
     def _update_g(self, fake: torch.Tensor, labels: torch.Tensor | None):
         """(2) update G: maximise log D(G(z)) (the non-saturating form by default). D's
